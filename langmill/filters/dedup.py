@@ -1,0 +1,176 @@
+"""Exact and MinHash-LSH near-duplicate removal, in three steps.
+
+1. `MinhashSignatures` (in every task of the filtering stage): the Rust core turns each document
+   into dedup-normalised words, a hash of them (exact dedup) and LSH band keys.
+2. `DedupClusters` (one task): reads the keys of all staged shards, keeps the first document of
+   every exact-duplicate group, links documents that share a band key (union-find in Rust) and
+   writes one decision table.
+3. `ApplyDedup` (one task per staged shard): splits each staged shard into kept rows (`data/`) and
+   duplicates (`excluded/`, reason `exact_dup` or `near_dup`, detail = the kept id).
+
+"First" means input order (task, then row), so reruns make the same choices.
+"""
+
+import glob
+import os
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.batching import batched
+
+from langmill import native, schemas
+
+DECISIONS_FILE = "decisions.parquet"
+
+
+class MinhashSignatures(PipelineStep):
+    """Adds `n_words`, `text_hash` and `band_keys` to each document's metadata."""
+
+    name = "🔑 MinHash signatures"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, num_perm: int = 112, ngram: int = 5, bands: int = 14, rows: int = 8, seed: int = 1, threads: int = 1, batch_size: int = 512):
+        super().__init__()
+        self.params = dict(num_perm=num_perm, ngram=ngram, bands=bands, rows=rows, seed=seed, threads=threads)
+        self.batch_size = batch_size
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        for batch in batched(data, self.batch_size):
+            with self.track_time("batch"):
+                result = native.minhash([doc.text for doc in batch], signatures=False, **self.params)
+            for i, doc in enumerate(batch):
+                doc.metadata["n_words"] = int(result.n_words[i])
+                doc.metadata["text_hash"] = int(result.text_hash[i])
+                doc.metadata["band_keys"] = result.band_keys[i].tolist()
+            yield from batch
+
+
+def staged_shards(stage_dir: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(stage_dir, "*.parquet")))
+
+
+def _atomic_write(table: pa.Table, path: str) -> None:
+    # A killed task must never leave a half-written file that a rerun would trust.
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(table, tmp, compression="zstd", row_group_size=100_000)
+    os.replace(tmp, path)
+
+
+def decide_duplicates(text_hash: np.ndarray, n_words: np.ndarray, band_keys: np.ndarray, min_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """For documents in input order, return (root, is_exact_dup).
+
+    root[i] is the index of the document that represents i (root[i] == i: kept).
+    """
+    n = len(text_hash)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    # np.unique's return_index gives each hash's first occurrence: the exact-dup survivor.
+    _, first, inverse = np.unique(text_hash, return_index=True, return_inverse=True)
+    exact_root = first[inverse.reshape(-1)]
+    is_exact_dup = exact_root != np.arange(n)
+    active = (~is_exact_dup) & (n_words >= min_words)
+    near_root = native.cluster(band_keys, active).astype(np.int64)
+    return near_root[exact_root], is_exact_dup
+
+
+class DedupClusters(PipelineStep):
+    """Computes keep/drop decisions over every staged shard (run as a single task)."""
+
+    name = "🫂 Dedup clusters"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, stage_dir: str, output_dir: str, min_words: int = 5):
+        super().__init__()
+        self.stage_dir = stage_dir
+        self.output_dir = output_dir
+        self.min_words = min_words
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if rank != 0:
+            return
+        shards = staged_shards(self.stage_dir)
+        parts = [pq.read_table(path, columns=["id", "n_words", "text_hash", "band_keys"]) for path in shards]
+        shard_of = np.concatenate([np.full(len(t), int(os.path.basename(p).split(".")[0]), dtype=np.int32) for p, t in zip(shards, parts)] or [np.zeros(0, np.int32)])
+        row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for t in parts] or [np.zeros(0, np.int64)])
+        table = pa.concat_tables(parts) if parts else schemas.CORPUS_STAGED.empty_table()
+        n = len(table)
+        with self.track_time():
+            keys = table.column("band_keys").combine_chunks()
+            n_bands = len(keys[0]) if n else 0
+            band_keys = keys.values.to_numpy(zero_copy_only=False).reshape(n, n_bands) if n else np.zeros((0, 0), np.uint64)
+            root, is_exact = decide_duplicates(
+                table.column("text_hash").to_numpy(), table.column("n_words").to_numpy(), band_keys, self.min_words
+            )
+        cluster_size = np.bincount(root, minlength=n) if n else np.zeros(0, np.int64)
+        # Only rows with something to say: every duplicate, and survivors of a cluster.
+        idx = np.arange(n)
+        interesting = (root != idx) | (cluster_size[idx] > 1)
+        ids = table.column("id").combine_chunks()
+        sel = np.flatnonzero(interesting)
+        reason = [None if root[i] == i else ("exact_dup" if is_exact[i] else "near_dup") for i in sel]
+        decisions = pa.table(
+            {
+                "shard": pa.array(shard_of[sel], pa.int32()),
+                "row": pa.array(row_of[sel], pa.int64()),
+                "reason": pa.array(reason, pa.string()),
+                "kept_id": ids.take(pa.array(root[sel])),
+                "cluster_size": pa.array(cluster_size[sel], pa.int32()),
+            }
+        )
+        self.stat_update("docs", value=n)
+        self.stat_update("exact_dup", value=int(is_exact.sum()))
+        self.stat_update("near_dup", value=int(((root != idx) & ~is_exact).sum()))
+        os.makedirs(self.output_dir, exist_ok=True)
+        _atomic_write(decisions, os.path.join(self.output_dir, DECISIONS_FILE))
+        return
+        yield  # a generator, as datatrove expects from a step
+
+
+class ApplyDedup(PipelineStep):
+    """Task r splits staged shard r into `data/<r>.parquet` and `excluded/dedup-<r>.parquet`."""
+
+    name = "✂️ Apply dedup"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, stage_dir: str, decisions_dir: str, out_dir: str):
+        super().__init__()
+        self.stage_dir = stage_dir
+        self.decisions_dir = decisions_dir
+        self.out_dir = out_dir
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        path = os.path.join(self.stage_dir, f"{rank:05d}.parquet")
+        if not os.path.exists(path):
+            return
+        with self.track_time():
+            staged = pl.read_parquet(path).with_row_index("row")
+            decisions = (
+                pl.scan_parquet(os.path.join(self.decisions_dir, DECISIONS_FILE))
+                .filter(pl.col("shard") == rank)
+                .select("row", "reason", "kept_id", "cluster_size")
+                .collect()
+                .with_columns(pl.col("row").cast(pl.UInt32))
+            )
+            rows = staged.join(decisions, on="row", how="left").sort("row")
+            kept = rows.filter(pl.col("reason").is_null()).with_columns(
+                pl.col("cluster_size").fill_null(1).cast(pl.Int32).alias("minhash_cluster_size")
+            )
+            dropped = rows.filter(pl.col("reason").is_not_null()).with_columns(pl.col("kept_id").alias("detail"))
+            for folder, name, frame, schema in (
+                ("data", f"{rank:05d}.parquet", kept, schemas.CORPUS),
+                ("excluded", f"dedup-{rank:05d}.parquet", dropped, schemas.EXCLUDED),
+            ):
+                os.makedirs(os.path.join(self.out_dir, folder), exist_ok=True)
+                target = os.path.join(self.out_dir, folder, name)
+                if frame.height == 0:
+                    if os.path.exists(target):
+                        os.remove(target)
+                    continue
+                _atomic_write(frame.select(schema.names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(schema), target)
+        self.stat_update("kept", value=kept.height)
+        self.stat_update("dropped", value=dropped.height)
+        return
+        yield

@@ -1,0 +1,134 @@
+"""The corpus stage: raw text -> clean, deduplicated target-language Parquet shards.
+
+Four datatrove pipelines run one after another (each resumes on rerun: finished tasks are skipped
+and a rerun task overwrites its own files, so the output never holds a row twice):
+
+  filter  (N tasks)  read -> normalise -> language ID -> Gopher repetition -> Gopher quality -> C4
+                     -> FineWeb quality -> PII masking -> MinHash keys -> OUT/work/staged/<task>.parquet
+  dedup   (1 task)   exact + near-duplicate decisions over every staged shard
+  apply   (N tasks)  staged shard -> OUT/data/<task>.parquet + OUT/excluded/dedup-<task>.parquet
+  report  (1 task)   OUT/stats.json + OUT/report.html
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from langmill.filters.dedup import ApplyDedup, DedupClusters, MinhashSignatures
+from langmill.filters.lid import LanguageFilter, canonical_lang
+from langmill.filters.normalize import Normalizer
+from langmill.filters.pii import PIIMasker
+from langmill.filters.quality import C4Filter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+from langmill.readers import InputReader
+from langmill.report import WriteReport
+from langmill.shards import excluded_writer, staged_writer
+
+QUALITY_STEPS = (
+    ("gopher_repetition", GopherRepetitionFilter),
+    ("gopher_quality", GopherQualityFilter),
+    ("c4", C4Filter),
+    ("fineweb_quality", FineWebQualityFilter),
+)
+STAGES = ("filter", "dedup", "apply", "report")
+
+
+@dataclass
+class CorpusJob:
+    """Everything one `langmill corpus` run needs; built by the CLI, usable from Python."""
+
+    files: list[str]
+    lang: str
+    out: str
+    config: dict
+    text_key: str = "text"
+    id_key: str = "id"
+    split: str = "document"
+    tasks: int = 1
+    workers: int = 1
+    executor: str = "local"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.lang = canonical_lang(self.lang)
+        self.out = os.path.abspath(self.out)
+
+    @property
+    def work_dir(self) -> str:
+        return os.path.join(self.out, "work")
+
+
+def filter_pipeline(job: CorpusJob) -> list:
+    cfg = job.config
+    lid = cfg["lid"]
+    dedup = cfg["dedup"]
+    steps = [
+        InputReader(job.files, text_key=job.text_key, id_key=job.id_key, split=job.split, exclusion_writer=excluded_writer(job.out, "bad_row")),
+        Normalizer(cfg.get("normalize"), exclusion_writer=excluded_writer(job.out, "empty")),
+        LanguageFilter(job.lang, threshold=lid["threshold"], model_path=lid.get("model"), max_chars=lid["max_chars"], exclusion_writer=excluded_writer(job.out, "lid")),
+    ]
+    for name, cls in QUALITY_STEPS:
+        if cfg[name].get("enabled", True):
+            steps.append(cls(config=cfg[name], exclusion_writer=excluded_writer(job.out, name)))
+    steps += [
+        PIIMasker(email=cfg["pii"]["email"], ip=cfg["pii"]["ip"]),
+        # Each task is one process; Rust threads would only compete with the other tasks.
+        MinhashSignatures(
+            num_perm=dedup["num_perm"], ngram=dedup["ngram"], bands=dedup["bands"], rows=dedup["rows"], seed=dedup["seed"],
+            threads=1 if job.workers > 1 else 0,
+        ),
+        staged_writer(os.path.join(job.work_dir, "staged")),
+    ]
+    return steps
+
+
+def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
+    """Each stage's pipeline and task count."""
+    staged = os.path.join(job.work_dir, "staged")
+    decisions = os.path.join(job.work_dir, "dedup")
+    return {
+        "filter": (filter_pipeline(job), job.tasks),
+        "dedup": ([DedupClusters(staged, decisions, min_words=job.config["dedup"]["min_words"])], 1),
+        "apply": ([ApplyDedup(staged, decisions, job.out)], job.tasks),
+        "report": ([WriteReport(job.out, job.lang, STAGES, job_info=job_summary(job))], 1),
+    }
+
+
+def job_summary(job: CorpusJob) -> dict:
+    return {"lang": job.lang, "inputs": len(job.files), "tasks": job.tasks, "workers": job.workers, "executor": job.executor}
+
+
+def build_executors(job: CorpusJob) -> list:
+    """One datatrove executor per stage, each depending on the previous one."""
+    executors = []
+    for stage, (pipeline, tasks) in stage_pipelines(job).items():
+        logging_dir = os.path.join(job.out, "logs", stage)
+        previous = executors[-1] if executors else None
+        if job.executor == "local":
+            from datatrove.executor import LocalPipelineExecutor
+
+            executor = LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(job.workers, tasks), logging_dir=logging_dir, depends=previous)
+        elif job.executor == "slurm":
+            from datatrove.executor import SlurmPipelineExecutor
+
+            opts = dict(job.config["executor"]["slurm"])
+            if not opts.get("partition"):
+                raise ValueError("--executor slurm needs executor.slurm.partition in the --config file")
+            executor = SlurmPipelineExecutor(
+                pipeline, tasks=tasks, workers=job.workers, logging_dir=logging_dir, depends=previous,
+                job_name=f"langmill-{stage}", **{k: v for k, v in opts.items() if v is not None},
+            )
+        elif job.executor == "ray":
+            from datatrove.executor import RayPipelineExecutor
+
+            opts = job.config["executor"]["ray"]
+            executor = RayPipelineExecutor(pipeline, tasks=tasks, workers=job.workers, logging_dir=logging_dir, depends=previous, **opts)
+        else:
+            raise ValueError(f"unknown executor {job.executor!r} (local, slurm, ray)")
+        executors.append(executor)
+    return executors
+
+
+def run_corpus(job: CorpusJob) -> None:
+    """Run every stage; with local execution this returns when the output is complete."""
+    os.makedirs(job.out, exist_ok=True)
+    # Running the last executor launches its dependencies first (datatrove's `depends`).
+    build_executors(job)[-1].run()

@@ -1,0 +1,254 @@
+"""Reading raw inputs (JSONL, Parquet, plain text, WARC) into datatrove Documents.
+
+One reader handles every format so that a single `langmill corpus` call can mix them. Rows that
+cannot be read (malformed JSON, invalid UTF-8, a missing or non-string text field) are never
+lost: they go to the exclusion writer with reason `bad_row` and a detail naming the file and line.
+"""
+
+import glob
+import gzip
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
+from loguru import logger
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
+WARC_SUFFIXES = (".warc", ".warc.gz")
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES + WARC_SUFFIXES
+
+
+class InputError(Exception):
+    """An input path that cannot be used; the message is one line that names it."""
+
+
+def input_format(path: str) -> str | None:
+    name = path.lower()
+    for fmt, suffixes in (
+        ("jsonl", JSONL_SUFFIXES),
+        ("parquet", PARQUET_SUFFIXES),
+        ("text", TEXT_SUFFIXES),
+        ("warc", WARC_SUFFIXES),
+    ):
+        if name.endswith(suffixes):
+            return fmt
+    return None
+
+
+def resolve_inputs(inputs: list[str]) -> list[str]:
+    """Expand files, directories (recursively) and globs into a sorted list of readable files."""
+    files: list[str] = []
+    for item in inputs:
+        if any(ch in item for ch in "*?["):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise InputError(f"{item}: the pattern matches no file")
+            candidates = matches
+        elif os.path.isdir(item):
+            candidates = sorted(str(p) for p in Path(item).rglob("*") if p.is_file())
+            candidates = [c for c in candidates if input_format(c)]
+            if not candidates:
+                raise InputError(f"{item}: the directory holds no file of a supported kind ({', '.join(SUPPORTED_SUFFIXES)})")
+        elif os.path.exists(item):
+            candidates = [item]
+        else:
+            raise InputError(f"{item}: no such file or directory")
+        for path in candidates:
+            if os.path.isdir(path):
+                continue
+            if input_format(path) is None:
+                raise InputError(f"{path}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+            if not os.access(path, os.R_OK):
+                raise InputError(f"{path}: permission denied")
+            files.append(os.path.abspath(path))
+    # The same file named twice would be read twice and dedup would hide it; read it once.
+    return sorted(dict.fromkeys(files))
+
+
+def check_parquet_columns(files: list[str], text_key: str) -> None:
+    """Fail early, naming the file, when a Parquet input has no text column."""
+    import pyarrow.parquet as pq
+
+    for path in files:
+        if input_format(path) != "parquet":
+            continue
+        try:
+            names = pq.read_schema(path).names
+        except Exception as err:  # noqa: BLE001 - any read failure is reported the same way
+            raise InputError(f"{path}: not a readable Parquet file ({err.__class__.__name__})") from None
+        if text_key not in names:
+            raise InputError(f"{path}: no column {text_key!r} (columns: {', '.join(names)}); pass --text-key")
+
+
+def _open_binary(path: str):
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+    return open(path, "rb")
+
+
+class BadRow(Exception):
+    """A row that cannot become a document; the message is the `detail` of its excluded row."""
+
+
+class InputReader(PipelineStep):
+    """Reads the files assigned to this task (file i goes to task i % world_size).
+
+    Args:
+        files: resolved input files (see `resolve_inputs`).
+        text_key, id_key: fields of JSONL/Parquet rows; ids are generated (`<file>:<line>`) when absent.
+        split: "document" (one .txt file is one document) or "paragraphs" (blank-line separated blocks).
+        exclusion_writer: a writer for rows that cannot be read.
+        root: path prefix stripped from file names in `source` and generated ids.
+    """
+
+    name = "📖 Input reader"
+    type = "📖 - READER"
+
+    def __init__(
+        self,
+        files: list[str],
+        text_key: str = "text",
+        id_key: str = "id",
+        split: str = "document",
+        exclusion_writer=None,
+        root: str | None = None,
+        progress_every: float = 10.0,
+    ):
+        super().__init__()
+        self.files = list(files)
+        self.text_key = text_key
+        self.id_key = id_key
+        self.split = split
+        self.exclusion_writer = exclusion_writer
+        self.root = root or os.path.commonpath([os.path.dirname(f) for f in files]) if files else ""
+        self.progress_every = progress_every
+
+    def source_name(self, path: str) -> str:
+        return os.path.relpath(path, self.root) if self.root else os.path.basename(path)
+
+    # --- one generator of (id, text, extra metadata) or BadRow per format -------------------------
+
+    def _rows_jsonl(self, path: str):
+        with _open_binary(path) as raw:
+            for line_no, line in enumerate(io.BufferedReader(raw) if path.endswith(".zst") else raw, 1):
+                if not line.strip():
+                    continue
+                where = f"{self.source_name(path)}:{line_no}"
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError as err:
+                    yield where, BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}")
+                    continue
+                except json.JSONDecodeError as err:
+                    yield where, BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})")
+                    continue
+                yield where, self._record_to_row(record, where)
+
+    def _rows_parquet(self, path: str):
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        row_no = 0
+        for batch in parquet.iter_batches(batch_size=1024):
+            for record in batch.to_pylist():
+                row_no += 1
+                where = f"{self.source_name(path)}:{row_no}"
+                yield where, self._record_to_row(record, where)
+
+    def _rows_text(self, path: str):
+        with _open_binary(path) as raw:
+            data = raw.read()
+        where = self.source_name(path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield where, BadRow(f"invalid UTF-8 at byte {err.start}")
+            return
+        if self.split == "paragraphs":
+            blocks = [b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+            for n, block in enumerate(blocks, 1):
+                yield f"{where}#{n}", (f"{where}#{n}", block, {})
+        else:
+            yield where, (where, text, {})
+
+    def _rows_warc(self, path: str):
+        from warcio.archiveiterator import ArchiveIterator
+        import trafilatura
+
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type != "response":
+                    continue
+                content_type = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
+                if "html" not in content_type.lower():
+                    continue
+                record_id = record.rec_headers.get_header("WARC-Record-ID", "").strip("<>")
+                url = record.rec_headers.get_header("WARC-Target-URI", "")
+                where = f"{self.source_name(path)}:{record_id or url}"
+                html = record.content_stream().read()
+                try:
+                    text = trafilatura.extract(html.decode("utf-8", errors="replace"), favor_precision=True) or ""
+                except Exception as err:  # noqa: BLE001 - a broken page is a bad row, not a crash
+                    yield where, BadRow(f"main-text extraction failed: {err.__class__.__name__}")
+                    continue
+                yield where, (record_id or where, text, {"url": url})
+
+    def _record_to_row(self, record, where: str):
+        if not isinstance(record, dict):
+            return BadRow(f"row is a JSON {type(record).__name__}, not an object")
+        if self.text_key not in record or record[self.text_key] is None:
+            return BadRow(f"missing text key {self.text_key!r}")
+        text = record[self.text_key]
+        if not isinstance(text, str):
+            return BadRow(f"text key {self.text_key!r} holds a {type(text).__name__}, not a string")
+        doc_id = record.get(self.id_key)
+        doc_id = where if doc_id is None else str(doc_id)
+        return doc_id, text, {}
+
+    # --- the step -----------------------------------------------------------------------------------
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        readers = {"jsonl": self._rows_jsonl, "parquet": self._rows_parquet, "text": self._rows_text, "warc": self._rows_warc}
+        my_files = self.files[rank::world_size]
+        started = last_report = time.monotonic()
+        n_rows = n_bytes = 0
+        writer = self.exclusion_writer
+        if writer is not None:
+            writer.__enter__()
+        try:
+            for path in my_files:
+                source = self.source_name(path)
+                for where, row in readers[input_format(path)](path):
+                    n_rows += 1
+                    self.stat_update("rows_in")
+                    if isinstance(row, BadRow):
+                        self.stat_update("bad_row")
+                        if writer is not None:
+                            doc = Document(text="", id=where, metadata={"source": source, "reason": "bad_row", "detail": str(row)})
+                            writer.write(doc, rank)
+                        continue
+                    doc_id, text, extra = row
+                    n_bytes += len(text)
+                    with self.track_time():
+                        doc = Document(text=text, id=doc_id, metadata={"source": source, **extra})
+                    self.update_doc_stats(doc)
+                    yield doc
+                    now = time.monotonic()
+                    if now - last_report >= self.progress_every:
+                        last_report = now
+                        logger.info(f"task {rank}: {n_rows:,} rows, {n_bytes / 1e6:,.1f} MB read ({n_bytes / 1e6 / (now - started):.2f} MB/s)")
+        finally:
+            if writer is not None:
+                writer.__exit__(None, None, None)

@@ -1,0 +1,286 @@
+"""`langmill corpus` end to end: real fastText, real datatrove executors, real Parquet, the Rust core."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import polars as pl
+import pytest
+
+import langmill
+from tests.conftest import REPO, SAMPLE_DIR, read_out, run_langmill, shared_data, write_jsonl
+
+
+
+def ids_of(frame: pl.DataFrame) -> list[str]:
+    return frame.get_column("id").to_list() if frame.height else []
+
+
+def assert_accounted(kept, excluded, stats, rows_in=None):
+    assert stats["rows_in_equals_kept_plus_excluded"]
+    assert stats["kept"] == kept.height and stats["excluded"] == excluded.height
+    assert stats["rows_in"] == kept.height + excluded.height
+    if rows_in is not None:
+        assert stats["rows_in"] == rows_in
+    all_ids = ids_of(kept) + ids_of(excluded)
+    assert len(all_ids) == len(set(all_ids)), "a row appears twice"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "out"
+    result = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "fi", "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def manifest() -> dict:
+    return json.loads((SAMPLE_DIR / "manifest.json").read_text())
+
+
+def test_sample_run_keeps_good_finnish_and_drops_the_rest(sample_run):
+    out, result = sample_run
+    MANIFEST = manifest()
+    kept, excluded, stats = read_out(out)
+    n_rows = sum(1 for line in (SAMPLE_DIR / "corpus.jsonl").read_text().splitlines() if line.strip())
+    assert_accounted(kept, excluded, stats, rows_in=n_rows)
+    assert set(kept.get_column("lang")) == {"fi"}
+    assert kept.columns[:5] == ["id", "text", "lang", "lang_score", "source"]
+    assert set(excluded.columns) >= {"id", "text", "reason", "detail"}
+
+    kept_ids = set(ids_of(kept))
+    good_fi = {i for i, m in MANIFEST.items() if m["lang"] == "fi" and m["kind"] in ("good", "pii")}
+    assert len(good_fi & kept_ids) >= 0.95 * len(good_fi), sorted(good_fi - kept_ids)
+    # Nothing that is not Finnish survives; every other-language row is dropped by language ID.
+    for doc_id, meta in MANIFEST.items():
+        if meta["lang"] != "fi":
+            assert doc_id not in kept_ids, doc_id
+    reasons = dict(zip(ids_of(excluded), excluded.get_column("reason")))
+    details = dict(zip(ids_of(excluded), excluded.get_column("detail")))
+    for doc_id, meta in MANIFEST.items():
+        if meta["lang"] != "fi" and meta["kind"] in ("good", "other_lang"):
+            assert reasons[doc_id] == "lid", doc_id
+        if meta["kind"] == "junk" and meta["lang"] == "fi":
+            assert reasons[doc_id] in {"empty", "lid", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality"}, doc_id
+        if meta["kind"] in ("exact_dup", "near_dup") and meta["lang"] == "fi":
+            # A duplicate of a kept Finnish document is dropped and points at the kept one.
+            assert reasons[doc_id] == meta["kind"], doc_id
+            assert details[doc_id] == meta["of"], doc_id
+    sizes = dict(zip(ids_of(kept), kept.get_column("minhash_cluster_size")))
+    for doc_id, meta in MANIFEST.items():
+        if meta["kind"] in ("exact_dup", "near_dup") and meta["lang"] == "fi":
+            assert sizes[meta["of"]] >= 2
+
+
+def test_sample_run_masks_pii(sample_run):
+    out, _ = sample_run
+    kept, _, stats = read_out(out)
+    texts = dict(zip(ids_of(kept), kept.get_column("text")))
+    pii_docs = {i: m for i, m in manifest().items() if m["kind"] == "pii"}
+    assert pii_docs
+    planted = 0
+    for doc_id, meta in pii_docs.items():
+        for secret in meta["pii"]:
+            planted += 1
+            assert secret not in texts[doc_id]
+        assert "<EMAIL>" in texts[doc_id] or "<IP_ADDRESS>" in texts[doc_id]
+    assert stats["pii_masked"]["email"] + stats["pii_masked"]["ip"] == planted
+
+
+def test_sample_run_writes_report_stats_and_logs(sample_run):
+    out, result = sample_run
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["funnel"][0]["in"] == stats["rows_in"] and stats["funnel"][-1]["out"] == stats["kept"]
+    assert stats["languages_seen"]["fi"] >= 30 and {"eu", "et", "en"} <= set(stats["languages_seen"])
+    assert sum(stats["length_histogram"]["kept"]) == stats["kept"]
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") == 3 and "lid" in html and "near_dup" in html
+    assert (out / "logs" / "filter" / "completions" / "00000").exists()
+    assert str(out / "report.html") in result.stdout
+    # Row groups stay under 100k rows and the shards are zstd-compressed.
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(next((out / "data").glob("*.parquet"))).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_rerun_of_finished_job_changes_nothing(sample_run):
+    out, _ = sample_run
+    before = read_out(out)
+    result = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "fi", "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    after = read_out(out)
+    assert before[0].equals(after[0]) and sorted(ids_of(before[1])) == sorted(ids_of(after[1]))
+    other = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "et", "--out", out)
+    assert other.returncode == 2 and "holds a run with other inputs or settings" in other.stderr
+
+
+def test_killed_run_resumes_to_the_same_output(tmp_path):
+    # Eight input files -> eight tasks run one after another; kill after the first task finished.
+    lines = (SAMPLE_DIR / "corpus.jsonl").read_text().splitlines()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(8):
+        rows = [json.loads(line) for line in lines if line.strip()]
+        for row in rows:
+            row["id"] = f"{k}-{row['id']}"
+        write_jsonl(inputs / f"part{k}.jsonl", rows)
+    args = ["corpus", inputs, "--lang", "fi", "--tasks", "8", "--workers", "1"]
+    reference = run_langmill(*args, "--out", tmp_path / "ref")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args), "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first_done = out / "logs" / "filter" / "completions" / "00000"
+    deadline = time.monotonic() + 120
+    while not first_done.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert first_done.exists() and not (out / "logs" / "filter" / "completions" / "00007").exists(), "the kill came too late to test resuming"
+
+    resumed = run_langmill(*args, "--out", out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resuming" in resumed.stderr
+    kept, excluded, stats = read_out(out)
+    ref_kept, ref_excluded, ref_stats = read_out(tmp_path / "ref")
+    assert_accounted(kept, excluded, stats, rows_in=8 * len([l for l in lines if l.strip()]))
+    assert kept.sort("id").equals(ref_kept.sort("id"))
+    assert sorted(zip(ids_of(excluded), excluded.get_column("reason"))) == sorted(zip(ids_of(ref_excluded), ref_excluded.get_column("reason")))
+    # Copies of the same document in other files are duplicates of the first file's copy.
+    assert all(i.startswith("0-") for i in ids_of(kept))
+
+
+def test_bad_input_never_crashes(tmp_path):
+    good = ("Kirjaston uusi lukusali avattiin maanantaina, ja kävijöitä oli heti aamusta asti paljon. "
+            "Moni tuli katsomaan uusia tuoleja ja isoja ikkunoita, joista näkyy suoraan järvelle. "
+            "Kirjastonhoitajan mukaan tilaa on nyt kaksi kertaa enemmän kuin ennen remonttia. "
+            "Illalla salissa pidettiin lukupiiri, johon osallistui yli kaksikymmentä ihmistä.")
+    big_paragraph = " ".join(f"Kappale {i} kertoo kaupungin historiasta ja sen asukkaiden arjesta eri vuosikymmeninä." for i in range(120))
+    huge = "\n\n".join(big_paragraph.replace("Kappale", f"Luku {j} kappale") for j in range(900))  # ~10 MB
+    assert len(huge.encode()) > 10_000_000
+    path = tmp_path / "bad.jsonl"
+    with open(path, "wb") as f:
+        f.write(json.dumps({"id": "ok", "text": good}, ensure_ascii=False).encode() + b"\n")
+        f.write(b'{"id": "broken", "text": "no closing quote}\n')
+        f.write(b'{"id": "latin1", "text": "p\xe4iv\xe4"}\n')
+        f.write(b'{"id": "notext", "body": "x"}\n')
+        f.write(json.dumps({"id": "blank", "text": " \n\t "}).encode() + b"\n")
+        f.write(json.dumps({"id": "huge", "text": huge}, ensure_ascii=False).encode() + b"\n")
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    out = tmp_path / "out"
+    result = run_langmill("corpus", path, tmp_path / "empty.jsonl", "--lang", "fi", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    kept, excluded, stats = read_out(out)
+    assert_accounted(kept, excluded, stats, rows_in=6)
+    reasons = dict(zip(ids_of(excluded), excluded.get_column("reason")))
+    assert reasons["bad.jsonl:2"] == reasons["bad.jsonl:3"] == reasons["bad.jsonl:4"] == "bad_row"
+    assert reasons["blank"] == "empty"
+    assert "ok" in ids_of(kept)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["/no/such/file.jsonl", "--lang", "fi", "--out", "OUT"], "/no/such/file.jsonl: no such file or directory"),
+        (["IN", "--out", "OUT"], "--lang is required (e.g. --lang fi)"),
+        (["IN", "--lang", "fi", "--out", "OUT", "--lid-model", "/no/model.bin"], "/no/model.bin: language-ID model not found"),
+        (["IN", "--lang", "fi", "--out", "OUT", "--config", "/no/cfg.yaml"], "/no/cfg.yaml: no such config file"),
+    ],
+)
+def test_unusable_arguments_give_one_line_errors(tmp_path, args, message):
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "Hei maailma."}])
+    args = [str(tmp_path / "in.jsonl") if a == "IN" else str(tmp_path / "out") if a == "OUT" else a for a in args]
+    result = run_langmill("corpus", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"langmill: error: {message}"
+
+
+def test_parquet_without_text_column_is_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"body": ["a"]}), tmp_path / "x.parquet")
+    result = run_langmill("corpus", tmp_path / "x.parquet", "--lang", "fi", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"langmill: error: {tmp_path / 'x.parquet'}: no column 'text' (columns: body); pass --text-key"
+
+
+def test_help_and_print_config():
+    top = run_langmill("--help")
+    assert top.returncode == 0 and "corpus" in top.stdout
+    help_text = run_langmill("corpus", "--help").stdout
+    for option in ("--lang", "--lid-model", "--lid-threshold", "--config", "--print-config", "--workers", "--executor", "--split", "--text-key", "--id-key"):
+        assert option in help_text
+    cfg = run_langmill("corpus", "--lang", "fi", "--print-config", "--lid-threshold", "0.8")
+    assert cfg.returncode == 0
+    import yaml
+
+    parsed = yaml.safe_load(cfg.stdout)
+    assert parsed["lid"]["threshold"] == 0.8 and parsed["dedup"]["bands"] == 14
+    assert "ja" in parsed["gopher_quality"]["stop_words"]
+
+
+def test_config_file_overrides_and_unknown_language_warns(tmp_path):
+    (tmp_path / "cfg.yaml").write_text("dedup:\n  bands: 10\ngopher_quality:\n  enabled: false\n")
+    cfg = run_langmill("corpus", "--lang", "xx", "--print-config", "--config", tmp_path / "cfg.yaml")
+    import yaml
+
+    parsed = yaml.safe_load(cfg.stdout)
+    assert parsed["dedup"]["bands"] == 10 and parsed["dedup"]["rows"] == 8 and parsed["gopher_quality"]["enabled"] is False
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "Hello world, this is a sentence in English that is long enough."}])
+    result = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "xx", "--out", tmp_path / "out")
+    assert result.returncode == 0 and "no quality settings for 'xx'" in result.stderr
+
+
+def test_real_finnish_mixed_with_other_languages_duplicates_and_junk(tmp_path):
+    """The acceptance check on real text: Finnish kept, everything else and every duplicate dropped."""
+    rows, good_fi = [], []
+    for name in ("fi_tdt-ud-dev.txt", "fi_ftb-ud-dev.txt"):
+        lines = shared_data("text", "ud", name).read_text().splitlines()
+        for k in range(0, min(len(lines), 1500) - 10, 10):
+            doc_id = f"{name[:6]}-{k}"
+            good_fi.append(doc_id)
+            rows.append({"id": doc_id, "text": " ".join(lines[k : k + 10])})
+    for name, lang in (("et_ewt-ud-dev.txt", "et"), ("eu_bdt-ud-dev.txt", "eu"), ("is_modern-ud-dev.txt", "is")):
+        lines = shared_data("text", "ud", name).read_text().splitlines()
+        rows += [{"id": f"{lang}-{k}", "text": " ".join(lines[k : k + 10])} for k in range(0, 400, 10)]
+    for lang in ("sv", "de", "en"):
+        lines = shared_data("text", "lingua-sentences", f"{lang}.txt").read_text().splitlines()
+        rows += [{"id": f"{lang}-{k}", "text": " ".join(lines[k : k + 8])} for k in range(0, 200, 8)]
+    rng = np.random.default_rng(0)
+    originals = [r for r in rows if r["id"] in set(good_fi)]
+    for n, k in enumerate(rng.choice(len(originals), 40, replace=False)):
+        words = originals[k]["text"].split()
+        if n % 2:
+            rows.append({"id": f"exact-{n}", "text": originals[k]["text"].upper()})
+        else:
+            j = int(rng.integers(len(words)))
+            words[j] = "muutettu"
+            rows.append({"id": f"near-{n}", "text": " ".join(words)})
+    junk = ["Etusivu\nUutiset\nYhteystiedot\nKirjaudu", "osta halpa osta halpa " * 40, "#tarjous #ale #halpa €€€ !!! " * 20, "lorem ipsum dolor sit amet " * 10]
+    rows += [{"id": f"junk-{i}", "text": t} for i, t in enumerate(junk)]
+    write_jsonl(tmp_path / "mixed.jsonl", rows)
+
+    out = tmp_path / "out"
+    result = run_langmill("corpus", tmp_path / "mixed.jsonl", "--lang", "fi", "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept, excluded, stats = read_out(out)
+    assert_accounted(kept, excluded, stats, rows_in=len(rows))
+    kept_ids = set(ids_of(kept))
+    assert all(i.startswith(("fi_tdt", "fi_ftb")) for i in kept_ids), sorted(i for i in kept_ids if not i.startswith("fi_"))[:10]
+    keep_rate = len(kept_ids & set(good_fi)) / len(good_fi)
+    assert keep_rate >= 0.9, f"kept only {keep_rate:.1%} of well-formed Finnish documents"
+    sigs = langmill.minhash_signatures(kept.get_column("text").to_list())
+    valid = sigs[:, 0] != np.iinfo(np.uint32).max
+    sigs = sigs[valid]
+    for a in range(len(sigs) - 1):
+        similar = (sigs[a + 1 :] == sigs[a]).mean(axis=1)
+        assert similar.max() < 0.8, "two kept documents have estimated Jaccard >= 0.8"
+

@@ -1,0 +1,200 @@
+"""Normalisation, language ID, PII masking and input reading, on real components."""
+
+import gzip
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datatrove.data import Document
+
+from langmill.filters.lid import LanguageFilter, canonical_lang, default_lid_model
+from langmill.filters.normalize import Normalizer, normalize_text
+from langmill.filters.pii import EMAIL_PLACEHOLDER, IP_PLACEHOLDER, mask_pii
+from langmill.readers import InputError, InputReader, resolve_inputs
+from tests.conftest import shared_data, write_jsonl
+
+
+# --- normalisation ---------------------------------------------------------------------------------
+
+
+def test_normalize_repairs_mojibake_and_composes():
+    broken = "TÃ¤mÃ¤ on pÃ¤ivÃ¤n uutinen."  # UTF-8 bytes read as cp1252
+    assert normalize_text(broken) == "Tämä on päivän uutinen."
+    decomposed = "Ta\u0308ma\u0308"  # NFD ä
+    assert normalize_text(decomposed) == "Tämä"
+
+
+def test_normalize_folds_whitespace_and_removes_controls():
+    text = "  Ensimmäinen\t\trivi  \r\n\r\n\r\n\n toinen\u200b rivi\x07 \n"
+    assert normalize_text(text) == "Ensimmäinen rivi\n\ntoinen rivi"
+
+
+def test_normalize_replaces_lone_surrogates():
+    assert normalize_text("abc\ud800def") == "abc\ufffddef"
+
+
+def test_normalizer_excludes_documents_empty_after_normalisation():
+    step = Normalizer()
+    docs = [Document(text=" \u200b\n\t ", id="blank"), Document(text="Hyvää päivää!", id="ok")]
+    kept = list(step.run(iter(docs)))
+    assert [d.id for d in kept] == ["ok"]
+    assert docs[0].metadata == {"reason": "empty", "detail": "no text left after normalisation"}
+
+
+# --- language ID -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label, code",
+    [("__label__fi", "fi"), ("__label__fin_Latn", "fi"), ("__label__ekk_Latn", "et"), ("__label__swh_Latn", "sw"),
+     ("eus", "eu"), ("FI", "fi"), ("__label__yue_Hant", "yue")],
+)
+def test_canonical_lang_maps_lid_labels(label, code):
+    assert canonical_lang(label) == code
+
+
+def test_language_filter_on_real_sentences():
+    step = LanguageFilter("fi", threshold=0.65)
+    lines = {lang: shared_data("text", "lingua-sentences", f"{lang}.txt").read_text().splitlines()[:200] for lang in ("fi", "et", "sv")}
+    fi_kept = sum(step.check(Document(text=t, id=str(i))) is None for i, t in enumerate(lines["fi"]))
+    assert fi_kept / len(lines["fi"]) >= 0.95
+    for lang in ("et", "sv"):
+        wrongly_kept = sum(step.check(Document(text=t, id=str(i))) is None for i, t in enumerate(lines[lang]))
+        assert wrongly_kept / len(lines[lang]) <= 0.03
+
+
+def test_language_filter_tags_and_explains():
+    step = LanguageFilter("fin_Latn", threshold=0.65)
+    fi = Document(text="Tänään satoi koko päivän, joten jäimme kotiin lukemaan kirjoja ja juomaan teetä.", id="fi")
+    sv = Document(text="Idag regnade det hela dagen, så vi stannade hemma och läste böcker.", id="sv")
+    assert step.check(fi) is None and fi.metadata["lang"] == "fi" and fi.metadata["lang_score"] > 0.9
+    detail = step.check(sv)
+    assert sv.metadata["lang"] == "sv" and detail.startswith("predicted sv")
+
+
+def test_language_filter_accepts_another_model_path(tmp_path):
+    copy = tmp_path / "my-lid.ftz"
+    copy.write_bytes(open(default_lid_model(), "rb").read())
+    step = LanguageFilter("eu", model_path=str(copy))
+    assert step.predict("Gaur goizean euria egin du eta etxean geratu gara liburuak irakurtzen.")[0] == "eu"
+
+
+def test_language_filter_pickles_without_model():
+    import pickle
+
+    step = LanguageFilter("fi")
+    step.predict("Hyvää huomenta kaikille.")
+    clone = pickle.loads(pickle.dumps(step))
+    assert clone._model is None and clone.predict("Hyvää huomenta kaikille.")[0] == "fi"
+
+
+# --- PII -------------------------------------------------------------------------------------------
+
+
+def test_mask_pii_emails_and_ips():
+    text = ("Kirjoita osoitteeseen matti.virtanen@example.fi tai user+tag@mail.example.com. "
+            "Palvelin 192.0.2.17 ja 2001:db8::1 vastaavat. Kello 12:30, versio 1.2.3.4.5, luku 3.14, 999.1.1.1.")
+    masked, n_email, n_ip = mask_pii(text)
+    assert (n_email, n_ip) == (2, 2)
+    assert "example" not in masked and "192.0.2.17" not in masked and "2001:db8" not in masked
+    assert masked.count(EMAIL_PLACEHOLDER) == 2 and masked.count(IP_PLACEHOLDER) == 2
+    for untouched in ("12:30", "1.2.3.4.5", "3.14", "999.1.1.1"):
+        assert untouched in masked
+
+
+def test_mask_pii_can_be_switched_off():
+    assert mask_pii("a@example.com 10.0.0.1", email=False, ip=False) == ("a@example.com 10.0.0.1", 0, 0)
+
+
+# --- readers ---------------------------------------------------------------------------------------
+
+
+def _read(files, **kwargs):
+    excluded = []
+
+    class Collect:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def write(self, doc, rank):
+            excluded.append(doc)
+
+    reader = InputReader([str(f) for f in files], exclusion_writer=Collect(), **kwargs)
+    return list(reader.run()), excluded
+
+
+def test_reader_jsonl_bad_rows_are_excluded_with_reasons(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b'{"id": "a", "text": "Hyv\xc3\xa4\xc3\xa4 p\xc3\xa4iv\xc3\xa4\xc3\xa4"}\n'
+        b'{"id": "b", "text": "broken\n'
+        b'{"id": "c", "text": "bad \xff\xfe bytes"}\n'
+        b'{"id": "d", "body": "no text key"}\n'
+        b'{"id": "e", "text": 42}\n'
+        b'[1, 2]\n'
+        b'\n'
+        b'{"text": "no id here"}\n'
+    )
+    docs, excluded = _read([path])
+    assert [d.id for d in docs] == ["a", "in.jsonl:8"]
+    details = {d.id: d.metadata["detail"] for d in excluded}
+    assert all(d.metadata["reason"] == "bad_row" for d in excluded)
+    assert details["in.jsonl:2"].startswith("malformed JSON on line 2")
+    assert details["in.jsonl:3"] == "invalid UTF-8 at byte 25 of line 3"
+    assert details["in.jsonl:4"] == "missing text key 'text'"
+    assert details["in.jsonl:5"] == "text key 'text' holds a int, not a string"
+    assert details["in.jsonl:6"] == "row is a JSON list, not an object"
+
+
+def test_reader_compressed_parquet_and_text_formats(tmp_path):
+    import zstandard
+
+    rows = [{"doc": f"teksti {i}", "key": f"k{i}"} for i in range(3)]
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    pq.write_table(pa.table({"doc": ["parquet 1", "parquet 2"], "key": ["p1", "p2"]}), tmp_path / "c.parquet")
+    (tmp_path / "d.txt").write_text("Ensimmäinen kappale.\n\nToinen kappale.\n\n\n")
+    docs, excluded = _read(resolve_inputs([str(tmp_path)]), text_key="doc", id_key="key", split="paragraphs")
+    assert not excluded
+    assert [d.id for d in docs] == ["k0", "k1", "k2", "k0", "k1", "k2", "p1", "p2", "d.txt#1", "d.txt#2"]
+    assert {d.metadata["source"] for d in docs} == {"a.jsonl.gz", "b.jsonl.zst", "c.parquet", "d.txt"}
+    docs, _ = _read([tmp_path / "d.txt"])
+    assert [d.text for d in docs] == ["Ensimmäinen kappale.\n\nToinen kappale.\n\n\n"]
+
+
+def test_reader_warc_extracts_main_text(tmp_path):
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    page = ("<html><head><title>Uutiset</title></head><body><nav>Etusivu | Uutiset</nav><article><p>"
+            + "Kunnan kirjasto avaa ovensa taas maanantaina, kun remontti on valmis. " * 3
+            + "</p><p>Lainaajat voivat palauttaa kirjat myös automaattiin.</p></article></body></html>")
+    path = tmp_path / "crawl.warc.gz"
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for i, (ctype, body) in enumerate((("text/html; charset=utf-8", page), ("image/png", "PNG"))):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.0")
+            record = writer.create_warc_record(f"https://example.fi/{i}", "response", payload=io.BytesIO(body.encode()), http_headers=headers)
+            writer.write_record(record)
+    docs, excluded = _read([path])
+    assert len(docs) == 1 and not excluded
+    assert "Kunnan kirjasto avaa ovensa" in docs[0].text and "<p>" not in docs[0].text
+    assert docs[0].metadata["url"] == "https://example.fi/0" and docs[0].id.startswith("urn:uuid:")
+
+
+def test_resolve_inputs_errors_name_the_path(tmp_path):
+    with pytest.raises(InputError, match="nope.jsonl: no such file or directory"):
+        resolve_inputs([str(tmp_path / "nope.jsonl")])
+    with pytest.raises(InputError, match=r"\*.parquet: the pattern matches no file"):
+        resolve_inputs([str(tmp_path / "*.parquet")])
+    (tmp_path / "x.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="x.csv: unsupported file type"):
+        resolve_inputs([str(tmp_path / "x.csv")])
+    write_jsonl(tmp_path / "y.jsonl", [{"text": "a"}])
+    assert resolve_inputs([str(tmp_path / "y.jsonl"), str(tmp_path / "*.jsonl")]) == [str(tmp_path / "y.jsonl")]
