@@ -1,0 +1,116 @@
+//! Connected components of documents that share an LSH band key.
+
+/// Union-find over document indices where every root is the smallest index of its
+/// set (we always hang the larger root under the smaller one), so no final
+/// "min of component" pass is needed.
+pub struct MinUnionFind {
+    parent: Vec<u32>,
+}
+
+impl MinUnionFind {
+    pub fn new(n: usize) -> Self {
+        MinUnionFind { parent: (0..n as u32).collect() }
+    }
+
+    #[inline]
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        // Path halving: every visited node skips to its grandparent.
+        while self.parent[x as usize] != x {
+            let gp = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = gp;
+            x = gp;
+        }
+        x
+    }
+
+    #[inline]
+    pub fn union(&mut self, a: u32, b: u32) {
+        let ra = self.find(a);
+        let rb = self.find(b);
+        if ra < rb {
+            self.parent[rb as usize] = ra;
+        } else if rb < ra {
+            self.parent[ra as usize] = rb;
+        }
+    }
+}
+
+/// Links active documents with equal keys in the given bands into `uf`.
+fn link_bands(keys: &[u64], active: Option<&[u8]>, n: usize, n_bands: usize, bands: &[usize], uf: &mut MinUnionFind) {
+    let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(n);
+    for &j in bands {
+        pairs.clear();
+        for i in 0..n {
+            if active.is_none_or(|a| a[i] != 0) {
+                pairs.push((keys[i * n_bands + j], i as u32));
+            }
+        }
+        // Sorting (rather than a hash map) keeps memory at 16 bytes per doc and is
+        // cache friendly; equal keys end up adjacent.
+        pairs.sort_unstable_by_key(|&(k, _)| k);
+        for w in pairs.windows(2) {
+            if w[0].0 == w[1].0 {
+                uf.union(w[0].1, w[1].1);
+            }
+        }
+    }
+}
+
+/// Writes for each document the smallest index in its connected component.
+/// Bands are spread over threads, each with its own forest; the forests are merged
+/// at the end (linking i to its local root preserves all connectivity).
+pub fn cluster(keys: &[u64], active: Option<&[u8]>, n: usize, n_bands: usize, n_threads: usize, out_root: &mut [u32]) {
+    let n_threads = n_threads.max(1).min(n_bands.max(1));
+    let mut uf = MinUnionFind::new(n);
+    if n_threads == 1 || n < 2 {
+        let all: Vec<usize> = (0..n_bands).collect();
+        link_bands(keys, active, n, n_bands, &all, &mut uf);
+    } else {
+        let forests: Vec<MinUnionFind> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n_threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        let mine: Vec<usize> = (t..n_bands).step_by(n_threads).collect();
+                        let mut local = MinUnionFind::new(n);
+                        link_bands(keys, active, n, n_bands, &mine, &mut local);
+                        local
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for mut local in forests {
+            for i in 0..n as u32 {
+                let r = local.find(i);
+                if r != i {
+                    uf.union(i, r);
+                }
+            }
+        }
+    }
+    for (i, r) in out_root.iter_mut().enumerate() {
+        *r = uf.find(i as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_and_inactive() {
+        // 4 docs, 2 bands: 0-2 share band 0, 2-3 share band 1, doc 1 is inactive
+        // although it shares band 0 with doc 3.
+        let keys = [1, 10, 3, 20, 1, 30, 3, 30];
+        let active = [1u8, 0, 1, 1];
+        let mut root = [0u32; 4];
+        cluster(&keys, Some(&active), 4, 2, 1, &mut root);
+        assert_eq!(root, [0, 1, 0, 0]);
+        let mut root2 = [0u32; 4];
+        cluster(&keys, Some(&active), 4, 2, 2, &mut root2);
+        assert_eq!(root, root2);
+    }
+}

@@ -1,0 +1,173 @@
+//! Native core of langmill: MinHash/LSH signatures, exact-dup hashes and clustering.
+//!
+//! The only consumer is `langmill/native.py` (via cffi). Every exported function
+//! takes caller-owned buffers, never frees anything, and never unwinds across the
+//! C boundary: panics are caught and reported as negative return codes.
+
+mod cluster;
+mod minhash;
+mod text;
+mod unicode_tables;
+mod xxh64;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Success.
+const LM_OK: i32 = 0;
+/// A required pointer was NULL.
+const LM_ERR_NULL: i32 = -1;
+/// Invalid numeric parameter (num_perm, ngram, bands, rows).
+const LM_ERR_PARAM: i32 = -2;
+/// Arrow offsets are negative or decreasing.
+const LM_ERR_OFFSETS: i32 = -3;
+/// Internal panic (a bug); caught so it cannot unwind into Python.
+const LM_ERR_PANIC: i32 = -4;
+/// Output size does not fit in memory addressing.
+const LM_ERR_OVERFLOW: i32 = -5;
+
+fn resolve_threads(n_threads: u32) -> usize {
+    if n_threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        n_threads as usize
+    }
+}
+
+fn guarded(f: impl FnOnce() -> i32) -> i32 {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(LM_ERR_PANIC)
+}
+
+/// Builds `&mut [T]` from a possibly-NULL pointer; `Err` when required but NULL.
+unsafe fn out_slice<'a, T>(ptr: *mut T, len: usize, required: bool) -> Result<Option<&'a mut [T]>, i32> {
+    if ptr.is_null() {
+        return if required && len > 0 { Err(LM_ERR_NULL) } else { Ok(None) };
+    }
+    Ok(Some(std::slice::from_raw_parts_mut(ptr, len)))
+}
+
+/// MinHash signatures, LSH band keys, exact-dup text hashes and word counts for
+/// `n` documents stored as an Arrow large_string array (`offsets` has n+1 entries,
+/// absolute into `data`). `out_sig` (n*num_perm) and `out_band_keys` (n*bands) may
+/// be NULL to skip them; `out_text_hash` and `out_n_words` (n each) are required.
+/// `n_threads == 0` uses all available cores. Returns 0 or a negative LM_ERR_* code.
+///
+/// # Safety
+/// All pointers must be valid for the sizes above, and `data` for `offsets[n]` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lm_minhash(
+    offsets: *const i64,
+    data: *const u8,
+    n: usize,
+    num_perm: u32,
+    ngram: u32,
+    seed: u64,
+    bands: u32,
+    rows: u32,
+    n_threads: u32,
+    out_sig: *mut u32,
+    out_band_keys: *mut u64,
+    out_text_hash: *mut u64,
+    out_n_words: *mut u32,
+) -> i32 {
+    guarded(|| {
+        if num_perm == 0 || ngram == 0 || rows == 0 || (bands as u64) * (rows as u64) > num_perm as u64 {
+            return LM_ERR_PARAM;
+        }
+        if n == 0 {
+            return LM_OK;
+        }
+        if offsets.is_null() || out_text_hash.is_null() || out_n_words.is_null() {
+            return LM_ERR_NULL;
+        }
+        let (Some(n_off), Some(sig_len), Some(keys_len)) =
+            (n.checked_add(1), n.checked_mul(num_perm as usize), n.checked_mul(bands as usize))
+        else {
+            return LM_ERR_OVERFLOW;
+        };
+        let offs = std::slice::from_raw_parts(offsets, n_off);
+        if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
+            return LM_ERR_OFFSETS;
+        }
+        let data_len = offs[n] as usize;
+        let bytes: &[u8] = if data_len == 0 {
+            &[]
+        } else if data.is_null() {
+            return LM_ERR_NULL;
+        } else {
+            std::slice::from_raw_parts(data, data_len)
+        };
+        let docs: Vec<&[u8]> = offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect();
+
+        let outs = (|| -> Result<minhash::Outputs<'_>, i32> {
+            Ok(minhash::Outputs {
+                sig: out_slice(out_sig, sig_len, false)?,
+                band_keys: if bands == 0 { None } else { out_slice(out_band_keys, keys_len, false)? },
+                text_hash: out_slice(out_text_hash, n, true)?.unwrap_or_default(),
+                n_words: out_slice(out_n_words, n, true)?.unwrap_or_default(),
+            })
+        })();
+        let outs = match outs {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
+        let (a, b) = minhash::permutations(num_perm as usize, seed);
+        let params = minhash::Params {
+            num_perm: num_perm as usize,
+            ngram: ngram as usize,
+            bands: bands as usize,
+            rows: rows as usize,
+            a,
+            b,
+        };
+        minhash::run(&params, &docs, outs, resolve_threads(n_threads));
+        LM_OK
+    })
+}
+
+/// Connected components of active documents linked by equal keys in the same band.
+/// `band_keys` is n*bands, row-major; `active` (n bytes, nonzero = active) may be
+/// NULL for "all active". Writes the smallest document index of each component to
+/// `out_root` (n). `n_threads == 0` uses all available cores.
+///
+/// # Safety
+/// All non-NULL pointers must be valid for the sizes above.
+#[no_mangle]
+pub unsafe extern "C" fn lm_cluster(
+    band_keys: *const u64,
+    active: *const u8,
+    n: usize,
+    bands: u32,
+    n_threads: u32,
+    out_root: *mut u32,
+) -> i32 {
+    guarded(|| {
+        if n == 0 {
+            return LM_OK;
+        }
+        if n > u32::MAX as usize {
+            return LM_ERR_OVERFLOW;
+        }
+        let Some(keys_len) = n.checked_mul(bands as usize) else {
+            return LM_ERR_OVERFLOW;
+        };
+        if out_root.is_null() || (keys_len > 0 && band_keys.is_null()) {
+            return LM_ERR_NULL;
+        }
+        let keys: &[u64] = if keys_len == 0 { &[] } else { std::slice::from_raw_parts(band_keys, keys_len) };
+        let act = if active.is_null() { None } else { Some(std::slice::from_raw_parts(active, n)) };
+        let roots = std::slice::from_raw_parts_mut(out_root, n);
+        cluster::cluster(keys, act, n, bands as usize, resolve_threads(n_threads), roots);
+        LM_OK
+    })
+}
+
+/// XXH64 of `len` bytes at `data` (NULL allowed when `len == 0`).
+///
+/// # Safety
+/// `data` must be valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lm_xxh64(data: *const u8, len: usize, seed: u64) -> u64 {
+    let bytes: &[u8] = if len == 0 || data.is_null() { &[] } else { std::slice::from_raw_parts(data, len) };
+    // Cannot panic (pure arithmetic on a valid slice), so no unwind guard is needed.
+    xxh64::xxh64(bytes, seed)
+}
