@@ -14,12 +14,7 @@ from langmill import __version__
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="langmill")
 def main():
-    """langmill: training data for languages that have little of it.
-
-    \b
-    Commands:
-      corpus   raw text -> clean, deduplicated target-language Parquet shards
-    """
+    """langmill: training data for languages that have little of it."""
 
 
 def _fail(message: str) -> None:
@@ -39,11 +34,11 @@ def _fail(message: str) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any default setting (see --print-config).")
 @click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --config) and exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run in parallel.")
-@click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input files are split into. [default: --workers]")
+@click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input is split into (by file, or within files when there are fewer files than tasks). [default: --workers]")
 @click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options come from the executor section of --config.")
 @click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
 def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold, config_path, print_config, workers, tasks, executor, overwrite):
-    """Clean raw text into a deduplicated corpus in one language.
+    """Raw text -> clean, deduplicated Parquet shards in one language.
 
     INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst, .parquet,
     .txt (one document per file, or per paragraph with --split paragraphs) and .warc/.warc.gz

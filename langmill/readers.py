@@ -136,61 +136,75 @@ class InputReader(PipelineStep):
     def source_name(self, path: str) -> str:
         return os.path.relpath(path, self.root) if self.root else os.path.basename(path)
 
-    # --- one generator of (id, text, extra metadata) or BadRow per format -------------------------
+    # --- one generator per format of (row number, where, (id, text, metadata) or BadRow) ------------
+    # A file may be split into `parts` read by different tasks: part p takes rows n % parts == p
+    # (row groups for Parquet), and skips the others before parsing them.
 
-    def _rows_jsonl(self, path: str):
+    def _rows_jsonl(self, path: str, part: int, parts: int):
         with _open_binary(path) as raw:
             for line_no, line in enumerate(io.BufferedReader(raw) if path.endswith(".zst") else raw, 1):
-                if not line.strip():
+                if line_no % parts != part or not line.strip():
                     continue
                 where = f"{self.source_name(path)}:{line_no}"
                 try:
                     record = json.loads(line.decode("utf-8"))
                 except UnicodeDecodeError as err:
-                    yield where, BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}")
+                    yield line_no, where, BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}")
                     continue
                 except json.JSONDecodeError as err:
-                    yield where, BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})")
+                    yield line_no, where, BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})")
                     continue
-                yield where, self._record_to_row(record, where)
+                yield line_no, where, self._record_to_row(record, where)
 
-    def _rows_parquet(self, path: str):
+    def _rows_parquet(self, path: str, part: int, parts: int):
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(path)
         row_no = 0
-        for batch in parquet.iter_batches(batch_size=1024):
-            for record in batch.to_pylist():
+        for group in range(parquet.num_row_groups):
+            n_rows = parquet.metadata.row_group(group).num_rows
+            if group % parts != part:
+                row_no += n_rows
+                continue
+            for record in parquet.read_row_group(group).to_pylist():
                 row_no += 1
                 where = f"{self.source_name(path)}:{row_no}"
-                yield where, self._record_to_row(record, where)
+                yield row_no, where, self._record_to_row(record, where)
 
-    def _rows_text(self, path: str):
+    def _rows_text(self, path: str, part: int, parts: int):
+        if self.split != "paragraphs" and part != 0:
+            return
         with _open_binary(path) as raw:
             data = raw.read()
         where = self.source_name(path)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            yield where, BadRow(f"invalid UTF-8 at byte {err.start}")
+            if part == 0:
+                yield 0, where, BadRow(f"invalid UTF-8 at byte {err.start}")
             return
         if self.split == "paragraphs":
             blocks = [b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
             for n, block in enumerate(blocks, 1):
-                yield f"{where}#{n}", (f"{where}#{n}", block, {})
+                if n % parts == part:
+                    yield n, f"{where}#{n}", (f"{where}#{n}", block, {})
         else:
-            yield where, (where, text, {})
+            yield 0, where, (where, text, {})
 
-    def _rows_warc(self, path: str):
+    def _rows_warc(self, path: str, part: int, parts: int):
         from warcio.archiveiterator import ArchiveIterator
         import trafilatura
 
         with open(path, "rb") as stream:
+            n = 0
             for record in ArchiveIterator(stream):
                 if record.rec_type != "response":
                     continue
                 content_type = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
                 if "html" not in content_type.lower():
+                    continue
+                n += 1
+                if n % parts != part:
                     continue
                 record_id = record.rec_headers.get_header("WARC-Record-ID", "").strip("<>")
                 url = record.rec_headers.get_header("WARC-Target-URI", "")
@@ -199,9 +213,9 @@ class InputReader(PipelineStep):
                 try:
                     text = trafilatura.extract(html.decode("utf-8", errors="replace"), favor_precision=True) or ""
                 except Exception as err:  # noqa: BLE001 - a broken page is a bad row, not a crash
-                    yield where, BadRow(f"main-text extraction failed: {err.__class__.__name__}")
+                    yield n, where, BadRow(f"main-text extraction failed: {err.__class__.__name__}")
                     continue
-                yield where, (record_id or where, text, {"url": url})
+                yield n, where, (record_id or where, text, {"url": url})
 
     def _record_to_row(self, record, where: str):
         if not isinstance(record, dict):
@@ -217,20 +231,30 @@ class InputReader(PipelineStep):
 
     # --- the step -----------------------------------------------------------------------------------
 
+    def work_units(self, rank: int, world_size: int) -> list[tuple[int, str, int, int]]:
+        """(file index, path, part, parts) read by task `rank`.
+
+        With at least as many files as tasks, task r reads files r, r + world_size, ...; with fewer,
+        each file is split into parts so that every task has work.
+        """
+        n = len(self.files)
+        parts = 1 if n >= world_size else -(-world_size // max(n, 1))
+        units = [(i, path, p, parts) for i, path in enumerate(self.files) for p in range(parts)]
+        return units[rank::world_size]
+
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         if data:
             yield from data
         readers = {"jsonl": self._rows_jsonl, "parquet": self._rows_parquet, "text": self._rows_text, "warc": self._rows_warc}
-        my_files = self.files[rank::world_size]
         started = last_report = time.monotonic()
-        n_rows = n_bytes = 0
+        n_rows = n_chars = 0
         writer = self.exclusion_writer
         if writer is not None:
             writer.__enter__()
         try:
-            for path in my_files:
+            for file_index, path, part, parts in self.work_units(rank, world_size):
                 source = self.source_name(path)
-                for where, row in readers[input_format(path)](path):
+                for row_no, where, row in readers[input_format(path)](path, part, parts):
                     n_rows += 1
                     self.stat_update("rows_in")
                     if isinstance(row, BadRow):
@@ -240,15 +264,15 @@ class InputReader(PipelineStep):
                             writer.write(doc, rank)
                         continue
                     doc_id, text, extra = row
-                    n_bytes += len(text)
-                    with self.track_time():
-                        doc = Document(text=text, id=doc_id, metadata={"source": source, **extra})
+                    n_chars += len(text)
+                    # Input order across all tasks: dedup keeps the first copy of a document.
+                    doc = Document(text=text, id=doc_id, metadata={"source": source, "order": (file_index << 40) | row_no, **extra})
                     self.update_doc_stats(doc)
                     yield doc
                     now = time.monotonic()
                     if now - last_report >= self.progress_every:
                         last_report = now
-                        logger.info(f"task {rank}: {n_rows:,} rows, {n_bytes / 1e6:,.1f} MB read ({n_bytes / 1e6 / (now - started):.2f} MB/s)")
+                        logger.info(f"task {rank}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters read ({n_chars / 1e6 / (now - started):.2f} M/s)")
         finally:
             if writer is not None:
                 writer.__exit__(None, None, None)

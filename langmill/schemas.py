@@ -18,6 +18,7 @@ CORPUS = pa.schema(
 CORPUS_STAGED = pa.schema(
     [f for f in CORPUS if f.name != "minhash_cluster_size"]
     + [
+        ("order", pa.uint64()),  # (input file index << 40) | row number: "first" for dedup
         ("n_words", pa.uint32()),
         ("text_hash", pa.uint64()),
         ("band_keys", pa.list_(pa.uint64())),

@@ -24,6 +24,7 @@ def _staged_row(self, doc: Document) -> dict:
     meta = doc.metadata
     return _corpus_fields(doc) | {
         "pii_masked": meta.get("pii_masked", 0),
+        "order": meta["order"],
         "n_words": meta["n_words"],
         "text_hash": meta["text_hash"],
         "band_keys": meta["band_keys"],

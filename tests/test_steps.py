@@ -24,6 +24,7 @@ def test_normalize_repairs_mojibake_and_composes():
     assert normalize_text(broken) == "Tämä on päivän uutinen."
     decomposed = "Ta\u0308ma\u0308"  # NFD ä
     assert normalize_text(decomposed) == "Tämä"
+    assert normalize_text("“Hyvä”, hän sanoi – ＡＢＣ") == "“Hyvä”, hän sanoi – ＡＢＣ"  # typography is not an error
 
 
 def test_normalize_folds_whitespace_and_removes_controls():

@@ -8,7 +8,8 @@
 3. `ApplyDedup` (one task per staged shard): splits each staged shard into kept rows (`data/`) and
    duplicates (`excluded/`, reason `exact_dup` or `near_dup`, detail = the kept id).
 
-"First" means input order (task, then row), so reruns make the same choices.
+"First" means input order (file, then row), whatever the number of tasks, so reruns make the
+same choices.
 """
 
 import glob
@@ -92,7 +93,7 @@ class DedupClusters(PipelineStep):
         if rank != 0:
             return
         shards = staged_shards(self.stage_dir)
-        parts = [pq.read_table(path, columns=["id", "n_words", "text_hash", "band_keys"]) for path in shards]
+        parts = [pq.read_table(path, columns=["id", "order", "n_words", "text_hash", "band_keys"]) for path in shards]
         shard_of = np.concatenate([np.full(len(t), int(os.path.basename(p).split(".")[0]), dtype=np.int32) for p, t in zip(shards, parts)] or [np.zeros(0, np.int32)])
         row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for t in parts] or [np.zeros(0, np.int64)])
         table = pa.concat_tables(parts) if parts else schemas.CORPUS_STAGED.empty_table()
@@ -101,9 +102,15 @@ class DedupClusters(PipelineStep):
             keys = table.column("band_keys").combine_chunks()
             n_bands = len(keys[0]) if n else 0
             band_keys = keys.values.to_numpy(zero_copy_only=False).reshape(n, n_bands) if n else np.zeros((0, 0), np.uint64)
-            root, is_exact = decide_duplicates(
-                table.column("text_hash").to_numpy(), table.column("n_words").to_numpy(), band_keys, self.min_words
+            # Decide in input order (tasks may interleave rows of one file), then map back.
+            perm = np.argsort(table.column("order").to_numpy(), kind="stable")
+            root_sorted, exact_sorted = decide_duplicates(
+                table.column("text_hash").to_numpy()[perm], table.column("n_words").to_numpy()[perm], band_keys[perm], self.min_words
             )
+            root = np.empty(n, dtype=np.int64)
+            root[perm] = perm[root_sorted]
+            is_exact = np.empty(n, dtype=bool)
+            is_exact[perm] = exact_sorted
         cluster_size = np.bincount(root, minlength=n) if n else np.zeros(0, np.int64)
         # Only rows with something to say: every duplicate, and survivors of a cluster.
         idx = np.arange(n)

@@ -19,8 +19,11 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     """NFC, mojibake repair, no control characters, folded spaces, at most one blank line in a row."""
     text = _SURROGATES.sub("\ufffd", text)
     if fix_mojibake:
-        # ftfy repairs UTF-8 decoded as Latin-1/cp1252 ("TÃ¤mÃ¤" -> "Tämä") and applies NFC.
-        text = ftfy.fix_text(text, normalization="NFC", unescape_html=False, fix_line_breaks=True)
+        # ftfy repairs UTF-8 decoded as Latin-1/cp1252 ("TÃ¤mÃ¤" -> "Tämä") and applies NFC; the
+        # writer's typography (curly quotes, full-width forms) is kept: it is not an error.
+        text = ftfy.fix_text(
+            text, normalization="NFC", unescape_html=False, fix_line_breaks=True, uncurl_quotes=False, fix_character_width=False
+        )
     else:
         text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROLS.sub("", text)
