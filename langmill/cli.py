@@ -37,7 +37,8 @@ def _fail(message: str) -> None:
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input is split into (by file, or within files when there are fewer files than tasks). [default: --workers]")
 @click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options come from the executor section of --config.")
 @click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
-def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold, config_path, print_config, workers, tasks, executor, overwrite):
+@click.option("--verbose", is_flag=True, help="Show datatrove's task logs and stats tables on the terminal (they are always in OUT/logs/).")
+def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold, config_path, print_config, workers, tasks, executor, overwrite, verbose):
     """Raw text -> clean, deduplicated Parquet shards in one language.
 
     INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst, .parquet,
@@ -95,7 +96,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
             _fail(f"{out} is not a langmill output folder; refusing to delete it with --overwrite")
         shutil.rmtree(out)
     job = CorpusJob(files=files, lang=lang, out=out, config=config, text_key=text_key, id_key=id_key, split=split,
-                    tasks=tasks or workers, workers=workers, executor=executor)
+                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose)
     fingerprint = {"files": files, "lang": lang, "config": config, "text_key": text_key, "id_key": id_key, "split": split, "tasks": job.tasks}
     fingerprint_path = os.path.join(job.out, "logs", "job.json")
     if os.path.exists(fingerprint_path):

@@ -13,9 +13,10 @@ import os
 import time
 from pathlib import Path
 
+import click
+
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -272,7 +273,8 @@ class InputReader(PipelineStep):
                     now = time.monotonic()
                     if now - last_report >= self.progress_every:
                         last_report = now
-                        logger.info(f"task {rank}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters read ({n_chars / 1e6 / (now - started):.2f} M/s)")
+                        # Straight to the terminal: datatrove's own INFO logs only go to the task log file.
+                        click.echo(f"  read: task {rank + 1}/{world_size}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters ({n_chars / 1e6 / (now - started):.2f} M/s)", err=True)
         finally:
             if writer is not None:
                 writer.__exit__(None, None, None)

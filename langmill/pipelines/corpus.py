@@ -11,7 +11,10 @@ and a rerun task overwrites its own files, so the output never holds a row twice
 """
 
 import os
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
+
+import click
 
 from langmill.filters.dedup import ApplyDedup, DedupClusters, MinhashSignatures
 from langmill.filters.lid import LanguageFilter, canonical_lang
@@ -45,7 +48,7 @@ class CorpusJob:
     tasks: int = 1
     workers: int = 1
     executor: str = "local"
-    extra: dict = field(default_factory=dict)
+    verbose: bool = False
 
     def __post_init__(self):
         self.lang = canonical_lang(self.lang)
@@ -102,10 +105,16 @@ def build_executors(job: CorpusJob) -> list:
     for stage, (pipeline, tasks) in stage_pipelines(job).items():
         logging_dir = os.path.join(job.out, "logs", stage)
         previous = executors[-1] if executors else None
-        if job.executor == "local":
+        if job.executor == "local" and job.verbose:
             from datatrove.executor import LocalPipelineExecutor
 
             executor = LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(job.workers, tasks), logging_dir=logging_dir, depends=previous)
+        elif job.executor == "local":
+            from langmill.executors import QuietLocalExecutor
+
+            executor = QuietLocalExecutor(
+                pipeline, tasks=tasks, workers=min(job.workers, tasks), logging_dir=logging_dir, depends=previous, stage=stage
+            )
         elif job.executor == "slurm":
             from datatrove.executor import SlurmPipelineExecutor
 
@@ -130,5 +139,20 @@ def build_executors(job: CorpusJob) -> list:
 def run_corpus(job: CorpusJob) -> None:
     """Run every stage; with local execution this returns when the output is complete."""
     os.makedirs(job.out, exist_ok=True)
-    # Running the last executor launches its dependencies first (datatrove's `depends`).
-    build_executors(job)[-1].run()
+    executors = build_executors(job)
+    if job.executor != "local":
+        # Submitting the last stage submits its dependencies first (datatrove's `depends`).
+        executors[-1].run()
+        return
+    if not job.verbose:
+        from langmill.executors import quiet_console
+
+        quiet_console()
+    for n, (stage, executor) in enumerate(zip(STAGES, executors), 1):
+        if not executor.get_incomplete_ranks(range(executor.world_size)):
+            click.echo(f"[{n}/{len(STAGES)}] {stage}: already done", err=True)
+            continue
+        started = time.monotonic()
+        click.echo(f"[{n}/{len(STAGES)}] {stage} ({executor.world_size} task{'s' if executor.world_size > 1 else ''})", err=True)
+        executor.run()
+        click.echo(f"[{n}/{len(STAGES)}] {stage} finished in {time.monotonic() - started:.1f} s", err=True)
