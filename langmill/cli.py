@@ -78,6 +78,8 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
         _fail("no INPUT given (files, directories or globs)")
     if not out:
         _fail("--out is required")
+    if executor == "slurm" and not config["executor"]["slurm"].get("partition"):
+        _fail("--executor slurm needs executor.slurm.partition in a --config file")
     model = config["lid"].get("model")
     if model and not os.path.isfile(model):
         _fail(f"{model}: language-ID model not found")
@@ -112,8 +114,8 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
     started = time.monotonic()
     run_corpus(job)
-    if executor != "local":
-        click.echo(f"Submitted to {executor}; outputs appear in {job.out} when the jobs finish.")
+    if executor == "slurm":
+        click.echo(f"Submitted to Slurm; outputs appear in {job.out} when the jobs finish.")
         return
     elapsed = time.monotonic() - started
     with open(os.path.join(job.out, "stats.json")) as f:

@@ -18,6 +18,13 @@ from langmill import schemas
 # Where each reason is decided, in pipeline order (the funnel of the report).
 REASON_ORDER = ["bad_row", "empty", "lid", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality", "exact_dup", "near_dup"]
 LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000]
+EXAMPLES_PER_REASON = 3
+
+
+def _plain_step_name(name: str) -> str:
+    """"🔻 - FILTER: 🌍 Language ID" -> "Language ID" (emoji render as boxes in many fonts)."""
+    name = name.split(": ", 1)[-1]
+    return "".join(ch for ch in name if ord(ch) < 0x2000 or ch.isalnum()).strip()
 
 
 def _stat_total(value) -> float:
@@ -46,7 +53,7 @@ def _scan(folder: str, schema, columns: list[str]) -> pl.DataFrame:
 
 def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "report"), job_info: dict | None = None) -> dict:
     kept = _scan(os.path.join(out, "data"), schemas.CORPUS, ["text", "lang", "minhash_cluster_size", "pii_masked"])
-    excluded = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED, ["reason", "lang", "text"])
+    excluded = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED, ["id", "reason", "detail", "lang", "text"])
     steps = {stage: task_stats(os.path.join(out, "logs", stage)) for stage in stages}
     filter_steps = steps.get("filter", {})
     reader = next((v for k, v in filter_steps.items() if "READER" in k), {})
@@ -70,7 +77,14 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
     timings = {}
     for stage, stage_steps in steps.items():
         for name, entry in stage_steps.items():
-            timings[f"{stage}: {name}"] = round(entry["time_s"], 3)
+            timings[f"{stage}: {_plain_step_name(name)}"] = round(entry["time_s"], 3)
+    examples = {
+        reason: [
+            {"id": row["id"], "detail": row["detail"], "text": (row["text"] or "")[:200]}
+            for row in excluded.filter(pl.col("reason") == reason).head(EXAMPLES_PER_REASON).iter_rows(named=True)
+        ]
+        for reason in reasons
+    }
 
     return {
         "lang": lang,
@@ -94,6 +108,7 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
         },
         "length_histogram": {"bin_edges_chars": LENGTH_BINS, "kept": hist},
         "step_time_s": timings,
+        "excluded_examples": examples,
     }
 
 
@@ -148,6 +163,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
 <h2>Summary</h2>{_table(["", "value"], summary)}
 <h2>Rows dropped per step</h2>{_bars([(f["step"], f["dropped"]) for f in stats["funnel"]], "#d8603b")}
 {_table(["step", "rows in", "dropped", "rows out"], funnel)}
+<h2>Examples of dropped rows</h2>{_table(["reason", "id", "detail", "text (start)"], [[r, e["id"], e["detail"] or "", e["text"]] for r, rows in stats["excluded_examples"].items() for e in rows])}
 <h2>Languages seen by language ID</h2>{_bars(list(stats["languages_seen"].items())[:25])}
 <h2>Length of kept documents (characters)</h2>{_bars(list(zip(hist_labels, stats["length_histogram"]["kept"])), "#3ba55d")}
 <h2>Time per step (seconds, summed over tasks)</h2>{_table(["step", "seconds"], [[k, v] for k, v in stats["step_time_s"].items()])}

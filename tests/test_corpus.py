@@ -289,3 +289,33 @@ def test_real_finnish_mixed_with_other_languages_duplicates_and_junk(tmp_path):
         similar = (sigs[a + 1 :] == sigs[a]).mean(axis=1)
         assert similar.max() < 0.8, "two kept documents have estimated Jaccard >= 0.8"
 
+
+
+def test_ray_executor_gives_the_same_output_as_local(sample_run, tmp_path):
+    out = tmp_path / "ray"
+    result = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "fi", "--out", out, "--workers", "2", "--executor", "ray")
+    assert result.returncode == 0, result.stderr[-3000:]
+    local_kept, local_excluded, _ = read_out(sample_run[0])
+    kept, excluded, stats = read_out(out)
+    assert_accounted(kept, excluded, stats)
+    assert kept.sort("id").equals(local_kept.sort("id"))
+    assert sorted(zip(ids_of(excluded), excluded.get_column("reason"))) == sorted(zip(ids_of(local_excluded), local_excluded.get_column("reason")))
+
+
+def test_slurm_executor_takes_its_options_from_the_config(tmp_path):
+    from langmill.config import load_config
+    from langmill.pipelines.corpus import STAGES, CorpusJob, build_executors
+
+    (tmp_path / "slurm.yaml").write_text("executor:\n  slurm:\n    partition: cpu\n    time: '02:00:00'\n    mem_per_cpu_gb: 4\n")
+    config, _ = load_config("fi", str(tmp_path / "slurm.yaml"))
+    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), config=config, tasks=4, workers=2, executor="slurm")
+    executors = build_executors(job)
+    assert [e.job_name for e in executors] == [f"langmill-{s}" for s in STAGES]
+    assert [e.world_size for e in executors] == [4, 1, 4, 1]
+    assert all(e.partition == "cpu" and e.time == "02:00:00" and e.mem_per_cpu_gb == 4 for e in executors)
+    assert all(later.depends is earlier for earlier, later in zip(executors, executors[1:]))
+    script = executors[0].get_launch_file_contents(executors[0].get_sbatch_args(4), "launch_pickled_pipeline executor.pik")
+    assert "#SBATCH --partition=cpu" in script and "#SBATCH --array=0-3" in script
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "Hei."}])
+    result = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "fi", "--out", tmp_path / "o", "--executor", "slurm")
+    assert result.returncode == 2 and result.stderr.strip() == "langmill: error: --executor slurm needs executor.slurm.partition in a --config file"

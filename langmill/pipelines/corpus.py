@@ -141,7 +141,7 @@ def run_corpus(job: CorpusJob) -> None:
     os.makedirs(job.out, exist_ok=True)
     executors = build_executors(job)
     if job.executor != "local":
-        # Submitting the last stage submits its dependencies first (datatrove's `depends`).
+        # The last stage runs (ray) or submits (slurm) its dependencies first (datatrove's `depends`).
         executors[-1].run()
         return
     if not job.verbose:
