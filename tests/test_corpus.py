@@ -319,3 +319,41 @@ def test_slurm_executor_takes_its_options_from_the_config(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"text": "Hei."}])
     result = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "fi", "--out", tmp_path / "o", "--executor", "slurm")
     assert result.returncode == 2 and result.stderr.strip() == "langmill: error: --executor slurm needs executor.slurm.partition in a --config file"
+
+
+def test_mixed_formats_directories_and_globs(tmp_path):
+    """Parquet with other keys, zstd JSONL, text split into paragraphs and a WARC, in one run."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    rows = [json.loads(line) for line in (SAMPLE_DIR / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    fi_good = [r for r in rows if manifest()[r["id"]]["kind"] == "good" and manifest()[r["id"]]["lang"] == "fi"]
+    (tmp_path / "in").mkdir()
+    pq.write_table(pa.table({"body": [r["text"] for r in fi_good[:5]], "key": [r["id"] for r in fi_good[:5]]}), tmp_path / "in" / "a.parquet")
+    zst = "".join(json.dumps({"body": r["text"], "key": r["id"]}, ensure_ascii=False) + "\n" for r in fi_good[5:10])
+    (tmp_path / "in" / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(zst.encode()))
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in fi_good[10]["text"].split("\n\n")) + "</article></body></html>"
+    with open(tmp_path / "crawl.warc.gz", "wb") as f:
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.0")
+        WARCWriter(f, gzip=True).write_record(
+            WARCWriter(f, gzip=True).create_warc_record("https://example.fi/a", "response", payload=io.BytesIO(html.encode()), http_headers=headers)
+        )
+    out = tmp_path / "out"
+    result = run_langmill("corpus", tmp_path / "in", tmp_path / "*.warc.gz", SAMPLE_DIR / "txt" / "fi_paragraphs.txt",
+                          "--split", "paragraphs", "--text-key", "body", "--id-key", "key", "--lang", "fi", "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept, excluded, stats = read_out(out)
+    assert_accounted(kept, excluded, stats, rows_in=5 + 5 + 1 + 5)
+    kept_ids = set(ids_of(kept))
+    assert {r["id"] for r in fi_good[:10]} <= kept_ids  # ids kept from the key column
+    # Generated ids are the path relative to the inputs' common folder, plus the paragraph number.
+    paragraph_ids = sorted(i for i in kept_ids | set(ids_of(excluded)) if "fi_paragraphs.txt#" in i)
+    assert [i.rsplit("#", 1)[1] for i in paragraph_ids] == ["1", "2", "3", "4", "5"]
+    assert all(i.endswith(f"langmill/sample_data/txt/fi_paragraphs.txt#{n}") for n, i in enumerate(paragraph_ids, 1))
+    warc_rows = kept.filter(pl.col("source").str.ends_with("crawl.warc.gz"))
+    assert warc_rows.height == 1 and fi_good[10]["text"].split("\n\n")[0][:60] in warc_rows.get_column("text")[0]
