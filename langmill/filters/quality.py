@@ -177,21 +177,13 @@ class GopherRepetitionFilter(_QualityFilter):
     def _check(self, doc: Document) -> str | None:
         c = self.config
         text = doc.text
-        paras = paragraphs(text)
-        if paras:
-            n_dup, chars_dup = _dup_stats(paras)
-            if d := _too_high("dup_para_frac", n_dup / len(paras), c["max_dup_para_frac"]):
+        for unit, parts in (("para", paragraphs(text)), ("line", non_blank_lines(text))):
+            if not parts:
+                continue
+            n_dup, chars_dup = _dup_stats(parts)
+            if d := _too_high(f"dup_{unit}_frac", n_dup / len(parts), c[f"max_dup_{unit}_frac"]):
                 return d
-            total = sum(len(p) for p in paras)
-            if d := _too_high("dup_para_char_frac", chars_dup / total, c["max_dup_para_char_frac"]):
-                return d
-        lines = non_blank_lines(text)
-        if lines:
-            n_dup, chars_dup = _dup_stats(lines)
-            if d := _too_high("dup_line_frac", n_dup / len(lines), c["max_dup_line_frac"]):
-                return d
-            total = sum(len(ln) for ln in lines)
-            if d := _too_high("dup_line_char_frac", chars_dup / total, c["max_dup_line_char_frac"]):
+            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / sum(len(p) for p in parts), c[f"max_dup_{unit}_char_frac"]):
                 return d
         norm = [normalise(w) for w in words(text)]
         total_chars = sum(len(w) for w in norm)
