@@ -44,23 +44,27 @@ def task_stats(logging_dir: str) -> dict[str, dict]:
     return merged
 
 
-def _scan(folder: str, schema, columns: list[str]) -> pl.DataFrame:
+def _scan(folder: str, schema) -> pl.LazyFrame:
     files = sorted(glob.glob(os.path.join(folder, "*.parquet")))
-    if not files:
-        return pl.from_arrow(schema.empty_table()).select(columns)
-    return pl.scan_parquet(files).select(columns).collect()
+    return pl.scan_parquet(files) if files else pl.from_arrow(schema.empty_table()).lazy()
 
 
 def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "report"), job_info: dict | None = None) -> dict:
-    kept = _scan(os.path.join(out, "data"), schemas.CORPUS, ["text", "lang", "minhash_cluster_size", "pii_masked"])
-    excluded = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED, ["id", "reason", "detail", "lang", "text"])
+    # Only per-row numbers are materialised, never the texts: memory stays small on big corpora.
+    kept = (
+        _scan(os.path.join(out, "data"), schemas.CORPUS)
+        .select("lang", "minhash_cluster_size", pl.col("text").str.len_chars().alias("chars"), pl.col("text").str.len_bytes().alias("bytes"))
+        .collect()
+    )
+    excluded_lf = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED)
+    excluded = excluded_lf.select("reason", "lang").collect()
     steps = {stage: task_stats(os.path.join(out, "logs", stage)) for stage in stages}
     filter_steps = steps.get("filter", {})
     reader = next((v for k, v in filter_steps.items() if "READER" in k), {})
     pii = next((v for k, v in filter_steps.items() if "PII" in k), {})
     c4 = next((v for k, v in filter_steps.items() if "c4" in k.lower()), {})
 
-    by_reason = dict(excluded.group_by("reason").len().iter_rows()) if excluded.height else {}
+    by_reason = dict(excluded.group_by("reason").len().iter_rows())
     reasons = [r for r in REASON_ORDER if r in by_reason] + sorted(set(by_reason) - set(REASON_ORDER))
     rows_in = int(reader.get("rows_in", 0))
     funnel, remaining = [], rows_in
@@ -70,19 +74,20 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
 
     # Languages of every document that reached language ID (kept rows and rows dropped after it).
     seen_lang = pl.concat([kept.select("lang"), excluded.select("lang")]).drop_nulls()
-    languages = dict(sorted(seen_lang.group_by("lang").len().iter_rows(), key=lambda kv: -kv[1])) if seen_lang.height else {}
-    kept_chars = kept.get_column("text").str.len_chars() if kept.height else pl.Series([], dtype=pl.UInt32)
-    hist = [int(((kept_chars >= lo) & (kept_chars < hi)).sum()) for lo, hi in zip(LENGTH_BINS, LENGTH_BINS[1:] + [float("inf")])]
-    clusters = kept.filter(pl.col("minhash_cluster_size") > 1) if kept.height else kept
+    languages = dict(sorted(seen_lang.group_by("lang").len().iter_rows(), key=lambda kv: -kv[1]))
+    chars = kept.get_column("chars")
+    hist = [int(((chars >= lo) & (chars < hi)).sum()) for lo, hi in zip(LENGTH_BINS, LENGTH_BINS[1:] + [float("inf")])]
+    clusters = kept.filter(pl.col("minhash_cluster_size") > 1)
     timings = {}
     for stage, stage_steps in steps.items():
         for name, entry in stage_steps.items():
             timings[f"{stage}: {_plain_step_name(name)}"] = round(entry["time_s"], 3)
     examples = {
-        reason: [
-            {"id": row["id"], "detail": row["detail"], "text": (row["text"] or "")[:200]}
-            for row in excluded.filter(pl.col("reason") == reason).head(EXAMPLES_PER_REASON).iter_rows(named=True)
-        ]
+        reason: excluded_lf.filter(pl.col("reason") == reason)
+        .head(EXAMPLES_PER_REASON)
+        .select("id", "detail", pl.col("text").str.slice(0, 200))
+        .collect()
+        .to_dicts()
         for reason in reasons
     }
 
@@ -97,8 +102,8 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
         "excluded_by_reason": {r: by_reason[r] for r in reasons},
         "funnel": funnel,
         "chars_in": int(reader.get("doc_len", 0)),
-        "kept_chars": int(kept_chars.sum()) if kept.height else 0,
-        "kept_bytes_utf8": int(kept.get_column("text").str.len_bytes().sum()) if kept.height else 0,
+        "kept_chars": int(chars.sum()),
+        "kept_bytes_utf8": int(kept.get_column("bytes").sum()),
         "languages_seen": languages,
         "pii_masked": {"email": int(pii.get("pii_email", 0)), "ip": int(pii.get("pii_ip", 0))},
         "c4_lines_removed": int(c4.get("lines_removed", 0)),
