@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import click
+from loguru import logger
 
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
@@ -232,6 +233,18 @@ class InputReader(PipelineStep):
 
     # --- the step -----------------------------------------------------------------------------------
 
+    def _rows_or_failure(self, rows, source: str, part: int):
+        """A file that breaks part-way (truncated archive, corrupt block) ends with one bad row."""
+        last = 0
+        try:
+            for row_no, where, row in rows:
+                last = row_no
+                yield row_no, where, row
+        except Exception as err:  # noqa: BLE001 - whatever the decoder raised, the job goes on
+            detail = f"file unreadable after row {last}: {err.__class__.__name__}: {err}"
+            logger.warning(f"{source}: {detail}")
+            yield last + 1, f"{source}:unreadable-{part}", BadRow(detail)
+
     def work_units(self, rank: int, world_size: int) -> list[tuple[int, str, int, int]]:
         """(file index, path, part, parts) read by task `rank`.
 
@@ -255,7 +268,7 @@ class InputReader(PipelineStep):
         try:
             for file_index, path, part, parts in self.work_units(rank, world_size):
                 source = self.source_name(path)
-                for row_no, where, row in readers[input_format(path)](path, part, parts):
+                for row_no, where, row in self._rows_or_failure(readers[input_format(path)](path, part, parts), source, part):
                     n_rows += 1
                     self.stat_update("rows_in")
                     if isinstance(row, BadRow):

@@ -357,3 +357,20 @@ def test_mixed_formats_directories_and_globs(tmp_path):
     assert all(i.endswith(f"langmill/sample_data/txt/fi_paragraphs.txt#{n}") for n, i in enumerate(paragraph_ids, 1))
     warc_rows = kept.filter(pl.col("source").str.ends_with("crawl.warc.gz"))
     assert warc_rows.height == 1 and fi_good[10]["text"].split("\n\n")[0][:60] in warc_rows.get_column("text")[0]
+
+
+def test_truncated_archive_keeps_its_rows_and_reports_the_break(tmp_path):
+    import gzip
+
+    rows = [json.loads(line) for line in (SAMPLE_DIR / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    blob = gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) * 2 // 3])
+    result = run_langmill("corpus", tmp_path / "cut.jsonl.gz", "--lang", "fi", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "cut.jsonl.gz: file unreadable after row" in result.stderr
+    kept, excluded, stats = read_out(tmp_path / "out")
+    assert_accounted(kept, excluded, stats)
+    broken = excluded.filter(pl.col("id") == "cut.jsonl.gz:unreadable-0")
+    assert broken.get_column("reason").to_list() == ["bad_row"]
+    assert "EOFError" in broken.get_column("detail")[0]
+    assert stats["rows_in"] > 20  # the rows before the break were read
