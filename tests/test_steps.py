@@ -27,6 +27,28 @@ def test_normalize_repairs_mojibake_and_composes():
     assert normalize_text("“Hyvä”, hän sanoi – ＡＢＣ") == "“Hyvä”, hän sanoi – ＡＢＣ"  # typography is not an error
 
 
+def test_normalize_repairs_other_mojibake_kinds():
+    assert normalize_text("â€œLainausâ€\x9d ja cafÃ© au lait") == "“Lainaus” ja café au lait"
+    assert normalize_text("ÐŸÑ€Ð¸Ð²ÐµÑ‚, Ð¼Ð¸Ñ€") == "Привет, мир"
+    assert normalize_text("VoilÃ  tout") == "Voilà tout"
+
+
+def test_mojibake_gate_changes_nothing_on_real_text():
+    """Skipping ftfy where no mojibake byte pair occurs gives what ftfy itself gives."""
+    import gzip
+
+    from langmill.filters.normalize import repair_mojibake
+
+    texts = []
+    for lang in ("fi", "eu", "et", "en-US"):
+        with gzip.open(shared_data("text", "libreoffice-help", f"lo-help-7.4.7.{lang}.jsonl.gz"), "rt") as f:
+            texts += [json.loads(line)["text"] for _, line in zip(range(3000), f)]
+    texts += shared_data("text", "lingua-sentences", "ru.txt").read_text().splitlines()[:500]
+    texts += shared_data("text", "lingua-sentences", "yo.txt").read_text().splitlines()[:500]
+    for text in texts:
+        assert normalize_text(text) == normalize_text(repair_mojibake(text)), text
+
+
 def test_normalize_folds_whitespace_and_removes_controls():
     text = "  Ensimmäinen\t\trivi  \r\n\r\n\r\n\n toinen\u200b rivi\x07 \n"
     assert normalize_text(text) == "Ensimmäinen rivi\n\ntoinen rivi"

@@ -13,17 +13,27 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff]")
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace but newline
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+# UTF-8 read as Latin-1/cp1252 always leaves a lead byte (Â..ô) before a continuation byte (\x80-\xbf,
+# or cp1252's letters for them), or "Ã"/"Â" before a space (from a non-breaking space). Text without
+# such a pair cannot hold that mojibake, and ftfy (~4 MB/s) is skipped for it.
+_MOJIBAKE_HINT = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]|[\u00c2\u00c3] "
+)
+
+
+def repair_mojibake(text: str) -> str:
+    """ftfy's repair, keeping the writer's typography (curly quotes, full-width forms): not errors."""
+    return ftfy.fix_text(
+        text, normalization="NFC", unescape_html=False, fix_line_breaks=True, uncurl_quotes=False, fix_character_width=False
+    )
 
 
 def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     """NFC, mojibake repair, no control characters, folded spaces, at most one blank line in a row."""
     text = _SURROGATES.sub("\ufffd", text)
-    if fix_mojibake:
-        # ftfy repairs UTF-8 decoded as Latin-1/cp1252 ("TÃ¤mÃ¤" -> "Tämä") and applies NFC; the
-        # writer's typography (curly quotes, full-width forms) is kept: it is not an error.
-        text = ftfy.fix_text(
-            text, normalization="NFC", unescape_html=False, fix_line_breaks=True, uncurl_quotes=False, fix_character_width=False
-        )
+    if fix_mojibake and _MOJIBAKE_HINT.search(text):
+        text = repair_mojibake(text)  # "TÃ¤mÃ¤" -> "Tämä", and NFC
     else:
         text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROLS.sub("", text)
