@@ -63,6 +63,7 @@ def main() -> None:
     print(f"{len(docs):,} documents, {mb:.1f} MB of text")
 
     rows = []
+    native.minhash(texts[:500], signatures=False)  # warm-up: page in the library and the allocator
     for threads in (1, 2):
         seconds = timed(lambda: native.minhash(texts, threads=threads, signatures=False))
         rows.append((f"MinHash keys (Rust), {threads} thread(s)", seconds))

@@ -374,3 +374,31 @@ def test_truncated_archive_keeps_its_rows_and_reports_the_break(tmp_path):
     assert broken.get_column("reason").to_list() == ["bad_row"]
     assert "EOFError" in broken.get_column("detail")[0]
     assert stats["rows_in"] > 20  # the rows before the break were read
+
+
+def test_slurm_tasks_run_the_pickled_pipeline_like_local(sample_run, tmp_path, monkeypatch):
+    """What each Slurm array task does (load the dill-pickled executor, run its rank), without sbatch."""
+    import dill
+
+    from langmill.config import load_config
+    from langmill.pipelines.corpus import CorpusJob, build_executors
+
+    config, _ = load_config("fi")
+    config["executor"]["slurm"]["partition"] = "cpu"
+    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), config=config, tasks=2, workers=2, executor="slurm")
+    # Set by Slurm in every job; `scontrol` (which expands it) exists only on a cluster.
+    monkeypatch.setenv("SLURM_NODELIST", "localhost")
+    monkeypatch.setattr("datatrove.executor.slurm.expand_slurm_nodelist", lambda nodelist: [nodelist])
+    for executor in build_executors(job):
+        executor.depends = None  # Slurm enforces the order; here the loop does
+        with executor.logging_dir.open("ranks_to_run.json", "w") as f:
+            json.dump(list(range(executor.world_size)), f)
+        pickled = dill.dumps(executor)
+        for task in range(executor.world_size):
+            monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(task))
+            dill.loads(pickled).run()
+    kept, excluded, stats = read_out(tmp_path / "out")
+    local_kept, local_excluded, _ = read_out(sample_run[0])
+    assert_accounted(kept, excluded, stats)
+    assert kept.sort("id").equals(local_kept.sort("id"))
+    assert sorted(ids_of(excluded)) == sorted(ids_of(local_excluded))
