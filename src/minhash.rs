@@ -1,49 +1,89 @@
-//! MinHash signatures, LSH band keys and exact-dup hashes for a batch of documents.
+//! One-permutation MinHash (OPH) signatures with optimal densification, LSH band keys
+//! and exact-dup hashes for a batch of documents.
+//!
+//! Algorithm (bit-for-bit mirrored by `tests/reference_minhash.py`):
+//! 1. Words: see `text::hash_words`; each normalised word is hashed once (`text::word_hash`).
+//! 2. Shingle hash: `ngram` consecutive word hashes folded by
+//!    `h = rotl((h ^ w) * GOLDEN, 31)` from `h = k1`, then `x = mix64(h)`
+//!    (splitmix64's finalizer); `(k1, k2)` are the first two outputs of splitmix64(seed).
+//! 3. One permutation hashing: bin `(x >> 32) * num_perm >> 32`, value `x as u32`;
+//!    each bin keeps its minimum value.
+//! 4. Optimal densification (Shrivastava 2017): an empty bin `i` copies the value of
+//!    the non-empty bin `j` that comes first in bin `i`'s own random order of all bins,
+//!    i.e. the non-empty `j` with the smallest `mix64(k2 ^ (i << 32 | j))`.
+//!
+//! Documents with fewer than `ngram` words keep an all-`u32::MAX` signature.
 
-use crate::text::normalize_words;
+use crate::text::{hash_words, mix64};
 use crate::xxh64::xxh64;
 use std::borrow::Cow;
-use std::sync::Mutex;
-
-/// Mersenne prime 2^61 - 1: reduction modulo it needs only shifts and adds.
-pub(crate) const MERSENNE_P: u64 = (1u64 << 61) - 1;
+use std::sync::{Arc, Mutex};
 
 /// splitmix64: a tiny, well-specified generator so the Python reference can
-/// reproduce the permutation coefficients exactly.
+/// reproduce the derived keys exactly.
 pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix64(self.0)
     }
 }
 
-/// Coefficients (a_i, b_i) of the `num_perm` hash permutations x -> (a x + b) mod P.
-pub fn permutations(num_perm: usize, seed: u64) -> (Vec<u64>, Vec<u64>) {
-    let mut rng = SplitMix64(seed);
-    let mut a = Vec::with_capacity(num_perm);
-    let mut b = Vec::with_capacity(num_perm);
-    for _ in 0..num_perm {
-        a.push(rng.next_u64() % (MERSENNE_P - 1) + 1);
-        b.push(rng.next_u64() % MERSENNE_P);
-    }
-    (a, b)
-}
 
-/// (a * x + b) mod P for a, x, b < P.
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Priority of bin `j` in the densification order of bin `i` (smaller = earlier).
+/// A bijection of `(i, j)`, so there are never ties.
 #[inline(always)]
-fn mul_add_mod_p(a: u64, x: u64, b: u64) -> u64 {
-    let p = (a as u128) * (x as u128) + b as u128; // < 2^123
-    let r = ((p as u64) & MERSENNE_P) + (p >> 61) as u64; // < 2^63
-    let r = (r & MERSENNE_P) + (r >> 61); // <= P + 3
-    if r >= MERSENNE_P {
-        r - MERSENNE_P
-    } else {
-        r
+fn dens_priority(k2: u64, i: usize, j: usize) -> u64 {
+    mix64(k2 ^ ((i as u64) << 32 | j as u64))
+}
+
+/// Empty-bin marker in `Scratch::empty` (0 = bin filled). Ranks are < MAX_TABLE_BINS,
+/// so `rank | EMPTY == EMPTY` and a signed 16-bit min finds the best filled bin.
+const EMPTY: i16 = 0x7FFF;
+/// Largest `num_perm` with a precomputed densification table (2 x num_perm^2 x 2 bytes).
+const MAX_TABLE_BINS: usize = 1024;
+
+/// For each bin `i`: all bins sorted by `dens_priority(k2, i, .)` and their ranks.
+struct DensTable {
+    k: usize,
+    k2: u64,
+    order: Vec<u16>, // k*k: order[i*k + r] = bin with rank r for bin i
+    rank: Vec<i16>,  // k*k: rank[i*k + j]
+}
+
+impl DensTable {
+    fn build(k: usize, k2: u64) -> DensTable {
+        let mut order = vec![0u16; k * k];
+        let mut rank = vec![0i16; k * k];
+        let mut tmp: Vec<(u64, u16)> = Vec::with_capacity(k);
+        for i in 0..k {
+            tmp.clear();
+            tmp.extend((0..k).map(|j| (dens_priority(k2, i, j), j as u16)));
+            tmp.sort_unstable();
+            for (r, &(_, j)) in tmp.iter().enumerate() {
+                order[i * k + r] = j;
+                rank[i * k + j as usize] = r as i16;
+            }
+        }
+        DensTable { k, k2, order, rank }
+    }
+
+    /// Cached per (num_perm, seed): one build serves every batch of a pipeline.
+    fn get(k: usize, k2: u64) -> Arc<DensTable> {
+        static CACHE: Mutex<Vec<Arc<DensTable>>> = Mutex::new(Vec::new());
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = cache.iter().find(|t| t.k == k && t.k2 == k2) {
+            return Arc::clone(t);
+        }
+        let t = Arc::new(DensTable::build(k, k2));
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push(Arc::clone(&t));
+        t
     }
 }
 
@@ -52,8 +92,19 @@ pub struct Params {
     pub ngram: usize,
     pub bands: usize,
     pub rows: usize,
-    pub a: Vec<u64>,
-    pub b: Vec<u64>,
+    k1: u64,
+    k2: u64,
+    table: Option<Arc<DensTable>>,
+}
+
+impl Params {
+    pub fn new(num_perm: usize, ngram: usize, bands: usize, rows: usize, seed: u64) -> Params {
+        let mut rng = SplitMix64(seed);
+        let k1 = rng.next_u64();
+        let k2 = rng.next_u64();
+        let table = (num_perm <= MAX_TABLE_BINS).then(|| DensTable::get(num_perm, k2));
+        Params { num_perm, ngram, bands, rows, k1, k2, table }
+    }
 }
 
 /// Output slices for a contiguous block of documents (row-major per document).
@@ -66,10 +117,83 @@ pub struct Outputs<'a> {
 
 /// Per-thread scratch space, reused across documents.
 struct Scratch {
-    norm: String,
-    spans: Vec<(usize, usize)>,
+    norm: Vec<u8>,
+    ends: Vec<u32>,
+    word_hashes: Vec<u64>,
     sig: Vec<u32>,
+    empty: Vec<i16>,
+    filled: Vec<u32>,
     key_bytes: Vec<u8>,
+}
+
+/// Fills the empty bins of `sig` (`empty[i] != 0`) from the filled ones; `n_filled > 0`.
+fn densify(p: &Params, sig: &mut [u32], empty: &[i16], n_filled: usize, filled: &mut Vec<u32>) {
+    let k = p.num_perm;
+    if n_filled == k {
+        return;
+    }
+    match &p.table {
+        Some(t) => {
+            for i in 0..k {
+                if empty[i] == 0 {
+                    continue;
+                }
+                let order = &t.order[i * k..(i + 1) * k];
+                let j = if n_filled * 4 >= k {
+                    // Expected scan length (k + 1) / (n_filled + 1) <= ~4.
+                    *order.iter().find(|&&j| empty[j as usize] == 0).unwrap() as usize
+                } else {
+                    // Few filled bins: branch-free min of the ranks of the filled bins.
+                    let ranks = &t.rank[i * k..(i + 1) * k];
+                    let best = ranks.iter().zip(empty).map(|(&r, &e)| r | e).min().unwrap();
+                    order[best as usize] as usize
+                };
+                sig[i] = sig[j];
+            }
+        }
+        None => {
+            filled.clear();
+            filled.extend((0..k as u32).filter(|&j| empty[j as usize] == 0));
+            for i in 0..k {
+                if empty[i] == 0 {
+                    continue;
+                }
+                let j = *filled.iter().min_by_key(|&&j| dens_priority(p.k2, i, j as usize)).unwrap();
+                sig[i] = sig[j as usize];
+            }
+        }
+    }
+}
+
+/// OPH signature of the shingles of `word_hashes` into `sig` (densified); `sig` is
+/// left all `u32::MAX` when there are fewer than `ngram` words.
+fn signature(p: &Params, word_hashes: &[u64], sig: &mut [u32], empty: &mut [i16], filled: &mut Vec<u32>) {
+    sig.fill(u32::MAX);
+    if word_hashes.len() < p.ngram {
+        return;
+    }
+    empty.fill(EMPTY);
+    assert!(sig.len() == p.num_perm && empty.len() == p.num_perm);
+    let k = p.num_perm as u64;
+    for win in word_hashes.windows(p.ngram) {
+        let mut h = p.k1;
+        for &w in win {
+            h = (h ^ w).wrapping_mul(GOLDEN).rotate_left(31);
+        }
+        let x = mix64(h);
+        // bin < k: (x >> 32) < 2^32, so (x >> 32) * k >> 32 < k (and fits in u64).
+        let bin = (((x >> 32) * k) >> 32) as usize;
+        let v = x as u32;
+        debug_assert!(bin < sig.len() && bin < empty.len());
+        // SAFETY: bin < k == sig.len() == empty.len().
+        unsafe {
+            let m = sig.get_unchecked_mut(bin);
+            *m = (*m).min(v); // branch-free: the comparison is unpredictable
+            *empty.get_unchecked_mut(bin) = 0;
+        }
+    }
+    let n_filled = empty.iter().filter(|&&e| e == 0).count();
+    densify(p, sig, empty, n_filled, filled);
 }
 
 fn process_doc(
@@ -84,9 +208,9 @@ fn process_doc(
         Ok(t) => Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(raw),
     };
-    normalize_words(&text, &mut s.norm, &mut s.spans);
-    let text_hash = xxh64(s.norm.as_bytes(), 0);
-    let n_words = u32::try_from(s.spans.len()).unwrap_or(u32::MAX);
+    let len = hash_words(&text, &mut s.norm, &mut s.ends, &mut s.word_hashes);
+    let text_hash = xxh64(&s.norm[..len], 0);
+    let n_words = u32::try_from(s.word_hashes.len()).unwrap_or(u32::MAX);
 
     if sig_out.is_none() && keys_out.is_none() {
         return (text_hash, n_words);
@@ -95,18 +219,7 @@ fn process_doc(
         Some(out) => out,
         None => &mut s.sig[..],
     };
-    sig.fill(u32::MAX);
-    let bytes = s.norm.as_bytes();
-    if s.spans.len() >= p.ngram {
-        // Words are joined by single spaces in `norm`, so a shingle is one contiguous slice.
-        for w in 0..=s.spans.len() - p.ngram {
-            let shingle = &bytes[s.spans[w].0..s.spans[w + p.ngram - 1].1];
-            let x = xxh64(shingle, 0) % MERSENNE_P;
-            for ((m, &a), &b) in sig.iter_mut().zip(&p.a).zip(&p.b) {
-                *m = (*m).min(mul_add_mod_p(a, x, b) as u32);
-            }
-        }
-    }
+    signature(p, &s.word_hashes, sig, &mut s.empty, &mut s.filled);
     if let Some(keys) = keys_out {
         for (j, key) in keys.iter_mut().enumerate() {
             s.key_bytes.clear();
@@ -169,9 +282,12 @@ pub fn run(p: &Params, docs: &[&[u8]], out: Outputs<'_>, n_threads: usize) {
     }
 
     let new_scratch = || Scratch {
-        norm: String::new(),
-        spans: Vec::new(),
+        norm: Vec::new(),
+        ends: Vec::new(),
+        word_hashes: Vec::new(),
         sig: vec![u32::MAX; p.num_perm],
+        empty: vec![EMPTY; p.num_perm],
+        filled: Vec::new(),
         key_bytes: Vec::with_capacity(4 * p.rows),
     };
     if n_threads == 1 || blocks.len() <= 1 {
@@ -212,16 +328,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mod_p_matches_u128() {
-        let mut r = SplitMix64(7);
-        for _ in 0..10_000 {
-            let a = r.next_u64() % MERSENNE_P;
-            let x = r.next_u64() % MERSENNE_P;
-            let b = r.next_u64() % MERSENNE_P;
-            let want = ((a as u128 * x as u128 + b as u128) % MERSENNE_P as u128) as u64;
-            assert_eq!(mul_add_mod_p(a, x, b), want);
+    fn table_and_direct_densification_agree() {
+        let k = 64;
+        let mut with_table = Params::new(k, 5, 0, 1, 9);
+        let mut rng = SplitMix64(3);
+        let mut filled = Vec::new();
+        for trial in 0..300 {
+            let n_filled = 1 + trial % k;
+            let mut empty = vec![EMPTY; k];
+            let mut base = vec![u32::MAX; k];
+            for _ in 0..n_filled {
+                let j = (rng.next_u64() % k as u64) as usize;
+                empty[j] = 0;
+                base[j] = rng.next_u64() as u32;
+            }
+            let n_filled = empty.iter().filter(|&&e| e == 0).count();
+            let mut a = base.clone();
+            densify(&with_table, &mut a, &empty, n_filled, &mut filled);
+            let table = with_table.table.take();
+            let mut b = base.clone();
+            densify(&with_table, &mut b, &empty, n_filled, &mut filled);
+            with_table.table = table;
+            assert_eq!(a, b);
+            assert!(a.iter().zip(&empty).all(|(&v, &e)| e != 0 || v != u32::MAX || base.contains(&v)));
         }
-        let m = MERSENNE_P - 1;
-        assert_eq!(mul_add_mod_p(m, m, m), ((m as u128 * m as u128 + m as u128) % MERSENNE_P as u128) as u64);
+    }
+
+    #[test]
+    fn densified_values_come_from_filled_bins() {
+        let p = Params::new(112, 5, 0, 1, 1);
+        let words: Vec<u64> = (0..12).map(|i| mix64(i)).collect();
+        let mut sig = vec![0u32; 112];
+        let mut empty = vec![EMPTY; 112];
+        signature(&p, &words, &mut sig, &mut empty, &mut Vec::new());
+        let filled: Vec<u32> = (0..112).filter(|&i| empty[i] == 0).map(|i| sig[i]).collect();
+        assert_eq!(filled.len(), 8); // 8 shingles, no collisions for this seed
+        assert!(sig.iter().all(|v| filled.contains(v)));
     }
 }

@@ -1,9 +1,10 @@
 """Slow, deliberately plain Python reference for the Rust MinHash core.
 
-Written straight from the specification (see langmill/native.py), with no shared
-code and no cleverness, so that bit-for-bit agreement with the Rust library means
-something. Hashing uses the ``xxhash`` package (the Rust xxh64 is tested against it
-separately). Words use ``unicodedata`` directly rather than the generated table.
+Written straight from the specification (see langmill/native.py and the header of
+src/minhash.rs), with no shared code and no cleverness, so that bit-for-bit agreement
+with the Rust library means something. XXH64 (text_hash, band keys) uses the
+``xxhash`` package (the Rust xxh64 is tested against it separately). Words use
+``unicodedata`` directly rather than the generated table.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import xxhash
 SEPARATOR_CATEGORIES = frozenset(
     {"Zs", "Zl", "Zp", "Cc", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"}
 )
-P = (1 << 61) - 1
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
 
@@ -50,41 +50,74 @@ def words(text: str) -> list[str]:
     return out
 
 
+def mix64(z: int) -> int:
+    """splitmix64's output function."""
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
 def splitmix64(seed: int):
     state = seed & MASK64
     while True:
         state = (state + 0x9E3779B97F4A7C15) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        yield z ^ (z >> 31)
+        yield mix64(state)
 
 
-def permutations(num_perm: int, seed: int) -> list[tuple[int, int]]:
+def keys(seed: int) -> tuple[int, int]:
+    """(k1, k2): shingle-hash key and densification key."""
     rng = splitmix64(seed)
-    perms = []
-    for _ in range(num_perm):
-        a = next(rng) % (P - 1) + 1
-        b = next(rng) % P
-        perms.append((a, b))
-    return perms
+    return next(rng), next(rng)
 
 
-def shingle_hashes(ws: list[str], ngram: int) -> set[int]:
+def word_hash(word: str) -> int:
+    """Word bytes zero-padded to a multiple of 8, folded as little-endian u64 chunks."""
+    data = word.encode("utf-8")
+    data += b"\0" * (-len(data) % 8)
+    h = 0
+    for i in range(0, len(data), 8):
+        h = mix64(h ^ int.from_bytes(data[i : i + 8], "little"))
+    return h
+
+
+def rotl64(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & MASK64
+
+
+def shingle_hashes(ws: list[str], ngram: int, k1: int) -> set[int]:
     # A set: the minimum over repeated shingles is the same, and it keeps long
     # repetitive test documents affordable.
-    return {xxh64(" ".join(ws[i : i + ngram]).encode("utf-8")) for i in range(len(ws) - ngram + 1)}
+    out = set()
+    for i in range(len(ws) - ngram + 1):
+        h = k1
+        for w in ws[i : i + ngram]:
+            h = rotl64(((h ^ word_hash(w)) * 0x9E3779B97F4A7C15) & MASK64, 31)
+        out.add(mix64(h))
+    return out
 
 
 def signature(text: str, num_perm: int = 112, ngram: int = 5, seed: int = 1) -> list[int]:
-    perms = permutations(num_perm, seed)
-    sig = [MASK32] * num_perm
-    for h in shingle_hashes(words(text), ngram):
-        x = h % P
-        for i, (a, b) in enumerate(perms):
-            v = ((a * x + b) % P) & MASK32
-            if v < sig[i]:
-                sig[i] = v
+    """One permutation hashing with optimal densification."""
+    k1, k2 = keys(seed)
+    hashes = shingle_hashes(words(text), ngram, k1)
+    if not hashes:
+        return [MASK32] * num_perm
+    bins: list[int | None] = [None] * num_perm
+    for x in hashes:
+        b = ((x >> 32) * num_perm) >> 32
+        v = x & MASK32
+        if bins[b] is None or v < bins[b]:
+            bins[b] = v
+    filled = [j for j in range(num_perm) if bins[j] is not None]
+    sig = []
+    for i in range(num_perm):
+        if bins[i] is not None:
+            sig.append(bins[i])
+        else:
+            # Bin i's own random order of all bins: the first non-empty one donates.
+            j = min(filled, key=lambda j: mix64(k2 ^ (i << 32 | j)))
+            sig.append(bins[j])
     return sig
 
 

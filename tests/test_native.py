@@ -140,6 +140,12 @@ def test_adversarial_texts_match_reference(params):
     assert_matches_reference(ADVERSARIAL, **params)
 
 
+def test_densification_without_table_matches_reference():
+    # num_perm > 1024 takes the table-free densification path in Rust.
+    params = dict(num_perm=1100, ngram=2, seed=7, bands=10, rows=100)
+    assert_matches_reference(ADVERSARIAL[:10], **params)
+
+
 def test_short_docs_have_empty_signature():
     res = native.minhash(["", "one two three four"], **DEFAULT)
     assert (res.signatures == 0xFFFFFFFF).all()
@@ -294,3 +300,79 @@ def test_native_errors_become_python_exceptions():
     bad = pa.LargeStringArray.from_buffers(2, pa.py_buffer(offsets), pa.py_buffer(b"hello"))
     with pytest.raises(native.NativeError, match="invalid Arrow offsets"):
         native.minhash(bad)
+
+
+# --- estimator quality ------------------------------------------------------
+
+
+def _classic_minhash(shingle_hashes: np.ndarray, num_perm: int) -> np.ndarray:
+    """Classic MinHash (num_perm independent hash functions) of uint64 shingle hashes."""
+    m = np.uint64(0xFFFFFFFFFFFFFFFF)
+    seeds = np.array([ref.mix64(0xC1A5 + i) for i in range(num_perm)], dtype=np.uint64)[:, None]
+    with np.errstate(over="ignore"):
+        z = shingle_hashes[None, :] ^ seeds
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9) & m
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB) & m
+        z = z ^ (z >> np.uint64(31))
+    return (z & np.uint64(0xFFFFFFFF)).min(axis=1)
+
+
+def test_estimated_jaccard_error_matches_classic_minhash():
+    """OPH + densification vs classic MinHash of the same size on real document pairs:
+    mean absolute error of the estimated Jaccard against the exact 5-gram Jaccard, and
+    LSH (14 x 8) recall at Jaccard 0.8-0.9."""
+    if not UD.is_dir():
+        pytest.skip(f"needs {UD}")
+    rng = random.Random(5)
+    docs = []
+    for path in sorted(UD.glob("*.txt")):
+        lines = [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+        docs += [" ".join(lines[k : k + 15]) for k in range(0, min(len(lines), 15 * 60), 15)]
+    pairs = []
+    for i, d in enumerate(docs):
+        ws = d.split()
+        # Near duplicates: a fraction of the words replaced (J from ~0.3 to ~0.97) ...
+        for f in rng.sample([0.003, 0.01, 0.015, 0.02, 0.025, 0.03, 0.05, 0.1, 0.2], 3):
+            edited = [f"zz{rng.randrange(10**9)}" if rng.random() < f else w for w in ws]
+            pairs.append((d, " ".join(edited)))
+        # ... and unrelated pairs (J ~ 0).
+        if i % 4 == 0:
+            pairs.append((d, docs[rng.randrange(len(docs))]))
+    flat = [t for p in pairs for t in p]
+    num_perm = DEFAULT["num_perm"]
+    sig = native.minhash(flat, **DEFAULT).signatures
+
+    exact, est_oph, est_classic, band_hit_oph, band_hit_classic = [], [], [], [], []
+    for k, (a, b) in enumerate(pairs):
+        sets = []
+        for t in (a, b):
+            ws = ref.words(t)
+            sets.append({" ".join(ws[i : i + 5]) for i in range(len(ws) - 4)})
+        if not sets[0] or not sets[1]:
+            continue
+        exact.append(len(sets[0] & sets[1]) / len(sets[0] | sets[1]))
+        sa, sb = sig[2 * k], sig[2 * k + 1]
+        est_oph.append(float(np.mean(sa == sb)))
+        ca, cb = (_classic_minhash(np.array([xxhash.xxh64_intdigest(s.encode()) for s in st], np.uint64), num_perm) for st in sets)
+        est_classic.append(float(np.mean(ca == cb)))
+        rows = lambda x: x[:112].reshape(14, 8)  # noqa: E731
+        band_hit_oph.append(bool((rows(sa) == rows(sb)).all(axis=1).any()))
+        band_hit_classic.append(bool((rows(ca) == rows(cb)).all(axis=1).any()))
+    exact, est_oph, est_classic = map(np.array, (exact, est_oph, est_classic))
+    assert len(exact) >= 800 and exact.min() < 0.05 and (exact > 0.95).any()
+    mae_oph, mae_classic = np.abs(est_oph - exact).mean(), np.abs(est_classic - exact).mean()
+    high = exact >= 0.5
+    hi_oph, hi_classic = np.abs(est_oph - exact)[high].mean(), np.abs(est_classic - exact)[high].mean()
+    assert high.sum() >= 500
+    assert mae_oph <= 1.2 * mae_classic, (mae_oph, mae_classic)
+    assert hi_oph <= 1.2 * hi_classic, (hi_oph, hi_classic)
+    band = (exact >= 0.8) & (exact <= 0.9)
+    assert band.sum() >= 150
+    recall_oph = np.array(band_hit_oph)[band].mean()
+    recall_classic = np.array(band_hit_classic)[band].mean()
+    assert recall_oph >= recall_classic - 0.03, (recall_oph, recall_classic)
+    print(
+        f"pairs={len(exact)} MAE oph={mae_oph:.4f} classic={mae_classic:.4f}; "
+        f"J>=0.5 ({high.sum()}): oph={hi_oph:.4f} classic={hi_classic:.4f}; "
+        f"recall J 0.8-0.9 ({band.sum()}): oph={recall_oph:.3f} classic={recall_classic:.3f}"
+    )

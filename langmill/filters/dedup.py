@@ -117,12 +117,16 @@ class DedupClusters(PipelineStep):
         interesting = (root != idx) | (cluster_size[idx] > 1)
         ids = table.column("id").combine_chunks()
         sel = np.flatnonzero(interesting)
-        reason = [None if root[i] == i else ("exact_dup" if is_exact[i] else "near_dup") for i in sel]
+        # Vectorised: 0 = kept (null), 1 = exact_dup, 2 = near_dup, as a dictionary-decoded string array.
+        code = np.where(root[sel] == sel, 0, np.where(is_exact[sel], 1, 2)).astype(np.int32)
+        reason = pa.DictionaryArray.from_arrays(
+            pa.array(code, pa.int32(), mask=code == 0), pa.array(["", "exact_dup", "near_dup"], pa.string())
+        ).dictionary_decode()
         decisions = pa.table(
             {
                 "shard": pa.array(shard_of[sel], pa.int32()),
                 "row": pa.array(row_of[sel], pa.int64()),
-                "reason": pa.array(reason, pa.string()),
+                "reason": reason,
                 "kept_id": ids.take(pa.array(root[sel])),
                 "cluster_size": pa.array(cluster_size[sel], pa.int32()),
             }
