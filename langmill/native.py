@@ -6,11 +6,21 @@ come back in numpy arrays allocated here, so the Rust side never owns Python mem
 
 Text normalisation (shared with ``tests/reference_minhash.py``): a word is a maximal
 run of characters outside the Unicode categories Z*, Cc, P*, S*, lowercased one
-character at a time; shingles are ``ngram`` consecutive words joined by one space.
+character at a time; shingles are ``ngram`` consecutive words.
+
+Signatures are one-permutation MinHash (OPH) with optimal densification: each shingle
+is hashed once to 64 bits (per-word hashes folded by a multiply-rotate chain, then
+splitmix64's finalizer); the high 32 bits pick one of ``num_perm`` bins, the low 32
+bits are the value, each bin keeps its minimum, and an empty bin copies the value of
+the first non-empty bin in its own seeded random order of bins. The fraction of equal
+slots estimates the Jaccard similarity of the shingle sets, as with classic MinHash
+(same or lower error on real documents, see tests/test_native.py). The exact algorithm
+is in src/minhash.rs and tests/reference_minhash.py.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - only when the crate was never b
         "build it with `pip install -e .` from the repository root"
     ) from exc
 
-__all__ = ["MinhashResult", "NativeError", "cluster", "minhash", "minhash_signatures", "xxh64"]
+__all__ = ["MinhashResult", "NativeError", "cluster", "hints", "minhash", "minhash_signatures", "normalize", "xxh64"]
 
 _U32_MAX = 2**32 - 1
 _U64_MAX = 2**64 - 1
@@ -153,6 +163,8 @@ def minhash(
     a polars String Series; nulls count as empty documents. Documents with fewer
     than ``ngram`` words get an all-0xFFFFFFFF signature (and therefore identical
     band keys: mark them inactive before clustering). ``threads=0`` uses all cores.
+    Signatures are OPH MinHash (see the module docstring); ``text_hash`` is XXH64 of
+    the normalised words joined by single spaces, ``n_words`` their number.
     """
     num_perm = _check_int("num_perm", num_perm, 1, _U32_MAX)
     ngram = _check_int("ngram", ngram, 1, _U32_MAX)
@@ -252,6 +264,58 @@ def cluster(band_keys: np.ndarray, active: np.ndarray | None = None, *, threads:
     return roots
 
 
+def _threads(threads: int) -> int:
+    """threads=0 means LANGMILL_THREADS if set (the pipeline sets 1 per worker process), else all cores."""
+    threads = _check_int("threads", threads, 0, 1024)
+    return threads or int(os.environ.get("LANGMILL_THREADS", "0") or 0)
+
+
+# Hint flags of `normalize`/`hints` (see src/normalize.rs).
+HINT_MOJIBAKE, HINT_AT, HINT_IPV4, HINT_IPV6 = 1, 2, 4, 8
+
+
+def _normalize_chunk(chunk: pa.Array, threads: int, fold: bool):
+    n = len(chunk)
+    flags = np.zeros(n, dtype=np.uint8)
+    off_ptr, data_ptr = _buffers(chunk)
+    if not fold:
+        _check(lib.lm_normalize(off_ptr, data_ptr, n, threads, ffi.NULL, ffi.NULL, ffi.from_buffer("uint8_t[]", flags)), "lm_normalize")
+        return None, flags
+    offsets = chunk.buffers()[1]
+    start, end = np.frombuffer(offsets, dtype=np.int64)[[chunk.offset, chunk.offset + n]] if n else (0, 0)
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    out_data = np.empty(max(int(end - start), 1), dtype=np.uint8)
+    _check(
+        lib.lm_normalize(
+            off_ptr, data_ptr, n, threads,
+            ffi.from_buffer("int64_t[]", out_offsets), ffi.from_buffer("uint8_t[]", out_data), ffi.from_buffer("uint8_t[]", flags),
+        ),
+        "lm_normalize",
+    )
+    folded = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(out_offsets), pa.py_buffer(out_data)])
+    return folded, flags
+
+
+def normalize(texts: Any, *, threads: int = 0) -> tuple[pa.Array, np.ndarray]:
+    """Whitespace/control normalisation (see src/normalize.rs) and hint flags of each text.
+
+    Returns a large_string array of the normalised texts and a uint8 array of HINT_* flags
+    computed on the input. Nulls come back as empty strings.
+    """
+    threads = _threads(threads)
+    results = [_normalize_chunk(c, threads, fold=True) for c in _text_chunks(texts)]
+    if not results:
+        return pa.array([], pa.large_string()), np.zeros(0, np.uint8)
+    return pa.concat_arrays([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
+def hints(texts: Any, *, threads: int = 0) -> np.ndarray:
+    """HINT_* flags of each text: which costly regular expressions could match at all."""
+    threads = _threads(threads)
+    parts = [_normalize_chunk(c, threads, fold=False)[1] for c in _text_chunks(texts)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+
+
 def xxh64(data: bytes, seed: int = 0) -> int:
     """XXH64 digest (same as ``xxhash.xxh64_intdigest``) of a bytes-like object."""
     if isinstance(data, str):
@@ -261,3 +325,214 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     if buf.nbytes == 0:
         return int(lib.lm_xxh64(ffi.NULL, 0, seed))
     return int(lib.lm_xxh64(ffi.from_buffer("uint8_t[]", buf), buf.nbytes, seed))
+
+
+# ---------------------------------------------------------------------------
+# Quality-filter text statistics (src/textstats.rs, C ABI `lm_textstats`)
+#
+# Integer counts per document; the filters in langmill/filters/quality.py divide them and
+# compare with their thresholds. Definitions: langmill/filters/text.py. Reference:
+# tests/reference_quality.py. Lone surrogates in Python strings are passed through
+# (UTF-8 "surrogatepass") and count as one non-word, non-space code point, as in Python;
+# replacing them by "?" (the minhash fallback) would add terminal punctuation.
+
+import math  # noqa: E402
+
+__all__ += [
+    "C4_COLUMNS", "FINEWEB_QUALITY_COLUMNS", "GOPHER_QUALITY_COLUMNS", "GOPHER_REPETITION_COLUMNS",
+    "c4_stats", "fineweb_quality_stats", "gopher_quality_stats", "gopher_repetition_stats",
+]  # fmt: skip
+
+GOPHER_QUALITY_COLUMNS = (
+    "n_words", "word_chars", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines",
+    "n_ellipsis_lines", "n_alpha_words", "n_stop_words",
+)  # fmt: skip
+# ... followed by one column per top n ("top_<n>gram_chars": count * chars of the most frequent
+# n-gram, 0 unless it occurs twice) and per dup n ("dup_<n>gram_chars").
+GOPHER_REPETITION_COLUMNS = (
+    "n_paras", "n_dup_paras", "para_chars", "dup_para_chars",
+    "n_lines", "n_dup_lines", "line_chars", "dup_line_chars", "word_chars",
+)  # fmt: skip
+C4_COLUMNS = (
+    "lorem_ipsum", "curly_bracket", "long_word", "no_terminal_punct", "ellipsis",
+    "few_words", "javascript", "policy", "sentences",
+)  # fmt: skip
+FINEWEB_QUALITY_COLUMNS = (
+    "n_lines", "n_punct_lines", "n_short_lines", "dup_line_chars", "n_chars", "n_newlines", "n_words",
+)  # fmt: skip
+
+_KIND_GOPHER_QUALITY, _KIND_GOPHER_REPETITION, _KIND_C4, _KIND_FINEWEB_QUALITY = 1, 2, 3, 4
+
+
+def _exact_chunks(texts: Any) -> list[pa.Array]:
+    """`_text_chunks`, except that Python strings with lone surrogates keep them (surrogatepass)."""
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)) or type(texts).__module__.startswith("polars"):
+        return _text_chunks(texts)
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a sequence of strings, not a single string")
+    items = texts if isinstance(texts, list) else list(texts)
+    try:
+        return [pa.array(items, type=pa.large_string())]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        pass
+    parts = []
+    for i, s in enumerate(items):
+        if s is None:
+            parts.append(b"")
+        elif isinstance(s, str):
+            parts.append(s.encode("utf-8", errors="surrogatepass"))
+        else:
+            raise TypeError(f"texts[{i}] is {type(s).__name__}, expected str or None")
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    data = b"".join(parts)
+    return [pa.LargeStringArray.from_buffers(len(parts), pa.py_buffer(offsets), pa.py_buffer(data))]
+
+
+def _encode_lists(lists: list) -> tuple[bytes, np.ndarray]:
+    """The `lists` buffer and `list_counts` of lm_textstats. An item holding a newline can never
+    match inside one line, so it is left out (callers pass char sets as separate lists)."""
+    items: list[bytes] = []
+    counts = []
+    for lst in lists:
+        keep = [s for s in lst if "\n" not in s]
+        items += [s.encode("utf-8", errors="surrogatepass") + b"\n" for s in keep]
+        counts.append(len(keep))
+    return b"".join(items), np.asarray(counts, dtype=np.uint32)
+
+
+def _textstats(kind: int, texts: Any, lists: list, params: list[int], n_cols: int, threads: int, want_text: bool = False):
+    threads = _check_int("threads", threads, 0, 4096)
+    chunks = _exact_chunks(texts)
+    n = sum(len(c) for c in chunks)
+    out = np.zeros((n, n_cols), dtype=np.int64)
+    kept: list[str | None] | None = [None] * n if want_text else None
+    lists_buf, counts = _encode_lists(lists)
+    par = np.asarray(params, dtype=np.int64)
+    lists_ptr = ffi.from_buffer("uint8_t[]", lists_buf) if lists_buf else ffi.NULL
+    counts_ptr = ffi.cast("uint32_t *", counts.ctypes.data) if counts.size else ffi.NULL
+    par_ptr = ffi.cast("int64_t *", par.ctypes.data) if par.size else ffi.NULL
+    row = 0
+    null_rows = []
+    for chunk in chunks:
+        m = len(chunk)
+        if m == 0:
+            continue
+        off_ptr, data_ptr = _buffers(chunk)
+        text_len = text_buf = None
+        if want_text:
+            offs = np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=m + 1, offset=chunk.offset * 8)
+            text_len = np.empty(m, dtype=np.int64)
+            text_buf = np.empty(max(int(offs[-1] - offs[0]), 1), dtype=np.uint8)
+        code = lib.lm_textstats(
+            kind, off_ptr, data_ptr, m, lists_ptr, len(lists_buf), counts_ptr, len(counts), par_ptr, len(par),
+            threads, ffi.cast("int64_t *", out.ctypes.data) + row * n_cols, n_cols,
+            ffi.cast("int64_t *", text_len.ctypes.data) if want_text else ffi.NULL,
+            ffi.cast("uint8_t *", text_buf.ctypes.data) if want_text else ffi.NULL,
+        )  # fmt: skip
+        _check(code, "lm_textstats")
+        if want_text:
+            for i in np.flatnonzero(text_len >= 0).tolist():
+                start = int(offs[i] - offs[0])
+                raw = text_buf[start : start + int(text_len[i])].tobytes()
+                try:
+                    kept[row + i] = raw.decode("utf-8", errors="surrogatepass")
+                except UnicodeDecodeError:  # invalid UTF-8 from a foreign Arrow array
+                    kept[row + i] = raw.decode("utf-8", errors="replace")
+        if chunk.null_count:
+            null_rows += (row + np.flatnonzero(chunk.is_null().to_numpy(zero_copy_only=False))).tolist()
+        row += m
+    if null_rows:  # a null slot may cover bytes: give it the empty document's statistics
+        empty = _textstats(kind, [""], lists, params, n_cols, 1, want_text)
+        out[null_rows] = (empty[0] if want_text else empty)[0]
+        for r in null_rows:
+            if kept is not None:
+                kept[r] = None
+    return (out, kept) if want_text else out
+
+
+def _char_list(chars) -> list[str]:
+    return [ch for ch in "".join(chars) if ch != "\n"]
+
+
+def gopher_quality_stats(
+    texts: Any, *, stop_words=(), bullet_chars=None, closing_chars=None, threads: int = 0
+) -> np.ndarray:
+    """int64 (n, 9) in GOPHER_QUALITY_COLUMNS order. `stop_words` must already be normalised
+    (`str.lower()`); an empty list gives n_stop_words = 0. Bullets and closing characters
+    default to those of langmill.filters.text."""
+    from langmill.filters import text as T
+
+    lists = [
+        _char_list(T.BULLET_CHARS if bullet_chars is None else bullet_chars),
+        _char_list(T.CLOSING_CHARS if closing_chars is None else closing_chars),
+        [str(w) for w in stop_words],
+    ]
+    return _textstats(_KIND_GOPHER_QUALITY, texts, lists, [], len(GOPHER_QUALITY_COLUMNS), threads)
+
+
+def gopher_repetition_stats(texts: Any, *, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 10), threads: int = 0) -> np.ndarray:
+    """int64 (n, 9 + len(top_ns) + len(dup_ns)): GOPHER_REPETITION_COLUMNS, then
+    count*chars of the most frequent n-gram per top n (0 unless it occurs twice), then the
+    characters of words covered by repeated n-grams per dup n. Fractions divide by word_chars."""
+    top = [_check_int("top n", x, 0, 2**31) for x in top_ns]
+    dup = [_check_int("dup n", x, 0, 2**31) for x in dup_ns]
+    n_cols = len(GOPHER_REPETITION_COLUMNS) + len(top) + len(dup)
+    return _textstats(_KIND_GOPHER_REPETITION, texts, [], [len(top), *top, *dup], n_cols, threads)
+
+
+def _floor_limit(x, none_value: int) -> int:
+    if x is None:
+        return none_value
+    return max(min(math.floor(x), 2**62), -(2**62))
+
+
+def c4_stats(
+    texts: Any,
+    *,
+    terminal_punctuation=None,
+    closing_chars=None,
+    javascript_substrings=(),
+    policy_substrings=(),
+    max_word_length=1000,
+    remove_no_terminal_punct_lines: bool = True,
+    remove_ellipsis_lines: bool = True,
+    min_words_per_line=5,
+    drop_lorem_ipsum: bool = True,
+    drop_curly_bracket: bool = True,
+    kept_text: bool = True,
+    threads: int = 0,
+):
+    """int64 (n, 9) in C4_COLUMNS order, and (with kept_text) a list with, for each document
+    whose lines were removed, its kept text (else None). Substrings must be lowercased already.
+    When a whole-document rule fires (lorem_ipsum / curly_bracket count > 0 and its drop_* flag
+    is set) the line columns are 0."""
+    from langmill.filters import text as T
+
+    terminal = list(T.TERMINAL_PUNCTUATION if terminal_punctuation is None else terminal_punctuation)
+    lists = [
+        terminal,
+        _char_list(terminal),
+        _char_list(T.CLOSING_CHARS if closing_chars is None else closing_chars),
+        list(javascript_substrings),
+        list(policy_substrings),
+    ]
+    params = [
+        _floor_limit(max_word_length, 2**62),
+        int(bool(remove_no_terminal_punct_lines)),
+        int(bool(remove_ellipsis_lines)),
+        -_floor_limit(None if min_words_per_line is None else -min_words_per_line, 0),  # ceil
+        int(bool(drop_lorem_ipsum)),
+        int(bool(drop_curly_bracket)),
+    ]
+    return _textstats(_KIND_C4, texts, lists, params, len(C4_COLUMNS), threads, want_text=kept_text)
+
+
+def fineweb_quality_stats(texts: Any, *, terminal_punctuation=None, closing_chars=None, short_line_length=30, threads: int = 0) -> np.ndarray:
+    """int64 (n, 7) in FINEWEB_QUALITY_COLUMNS order."""
+    from langmill.filters import text as T
+
+    terminal = list(T.TERMINAL_PUNCTUATION if terminal_punctuation is None else terminal_punctuation)
+    lists = [terminal, _char_list(T.CLOSING_CHARS if closing_chars is None else closing_chars)]
+    params = [_floor_limit(short_line_length, 2**62)]
+    return _textstats(_KIND_FINEWEB_QUALITY, texts, lists, params, len(FINEWEB_QUALITY_COLUMNS), threads)

@@ -6,8 +6,11 @@
 
 mod cluster;
 mod minhash;
+mod normalize;
 mod text;
+mod textstats;
 mod unicode_tables;
+mod word_tables;
 mod xxh64;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -110,15 +113,7 @@ pub unsafe extern "C" fn lm_minhash(
             Ok(o) => o,
             Err(code) => return code,
         };
-        let (a, b) = minhash::permutations(num_perm as usize, seed);
-        let params = minhash::Params {
-            num_perm: num_perm as usize,
-            ngram: ngram as usize,
-            bands: bands as usize,
-            rows: rows as usize,
-            a,
-            b,
-        };
+        let params = minhash::Params::new(num_perm as usize, ngram as usize, bands as usize, rows as usize, seed);
         minhash::run(&params, &docs, outs, resolve_threads(n_threads));
         LM_OK
     })
@@ -161,6 +156,51 @@ pub unsafe extern "C" fn lm_cluster(
     })
 }
 
+/// Whitespace/control normalisation of `n` documents (Arrow large_string: `offsets`, `data`)
+/// into `out_offsets` (n+1) and `out_data` (at least `offsets[n] - offsets[0]` bytes), and
+/// per-document hint flags (`normalize::HINT_*`) into `out_flags` (n). With `out_data` NULL,
+/// only the flags are computed (of the input). Returns 0 or a negative LM_ERR_* code.
+///
+/// # Safety
+/// All non-NULL pointers must be valid for the sizes above.
+#[no_mangle]
+pub unsafe extern "C" fn lm_normalize(
+    offsets: *const i64,
+    data: *const u8,
+    n: usize,
+    n_threads: u32,
+    out_offsets: *mut i64,
+    out_data: *mut u8,
+    out_flags: *mut u8,
+) -> i32 {
+    guarded(|| {
+        if n == 0 {
+            if !out_offsets.is_null() {
+                *out_offsets = 0;
+            }
+            return LM_OK;
+        }
+        if offsets.is_null() || out_flags.is_null() || (!out_data.is_null() && out_offsets.is_null()) {
+            return LM_ERR_NULL;
+        }
+        let offs = std::slice::from_raw_parts(offsets, n + 1);
+        if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
+            return LM_ERR_OFFSETS;
+        }
+        let (first, last) = (offs[0] as usize, offs[n] as usize);
+        let bytes: &[u8] = if last == 0 { &[] } else if data.is_null() { return LM_ERR_NULL } else { std::slice::from_raw_parts(data, last) };
+        let docs: Vec<&[u8]> = offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect();
+        let flags = std::slice::from_raw_parts_mut(out_flags, n);
+        let out = if out_data.is_null() {
+            None
+        } else {
+            Some((std::slice::from_raw_parts_mut(out_data, last - first), std::slice::from_raw_parts_mut(out_offsets, n + 1)))
+        };
+        normalize::run(&docs, out, flags, resolve_threads(n_threads));
+        LM_OK
+    })
+}
+
 /// XXH64 of `len` bytes at `data` (NULL allowed when `len == 0`).
 ///
 /// # Safety
@@ -170,4 +210,56 @@ pub unsafe extern "C" fn lm_xxh64(data: *const u8, len: usize, seed: u64) -> u64
     let bytes: &[u8] = if len == 0 || data.is_null() { &[] } else { std::slice::from_raw_parts(data, len) };
     // Cannot panic (pure arithmetic on a valid slice), so no unwind guard is needed.
     xxh64::xxh64(bytes, seed)
+}
+
+/// Quality-filter text statistics (src/textstats.rs) for `n` documents stored as an Arrow
+/// large_string array (`offsets`: n+1 absolute entries into `data`), as integer counts.
+///
+/// `kind` picks the filter: 1 Gopher quality, 2 Gopher repetition, 3 C4, 4 FineWeb quality.
+/// Language settings come as string lists: `lists` holds every item followed by one b'\n'
+/// (items contain no newline), `list_counts` (n_lists) the item count of each list. Numeric
+/// settings come in `params` (n_params). `out` is n*n_cols, row-major; n_cols must be the
+/// kind's column count. Per kind (lists; params -> columns):
+///   1: [bullet chars, closing chars, stop words]; [] -> 9: n_words, word_chars, n_hash,
+///      n_ellipsis, n_lines, n_bullet_lines, n_ellipsis_lines, n_alpha_words, n_stop_words
+///   2: []; [k_top, top ns (k_top), dup ns] -> 9 + len(ns): n_paras, n_dup_paras, para_chars,
+///      dup_para_chars, n_lines, n_dup_lines, line_chars, dup_line_chars, word_chars, then
+///      count*chars of the top n-gram per top n (0 unless repeated), covered chars per dup n
+///   3: [terminal strings, terminal chars, closing chars, javascript, policy];
+///      [max_word_length, remove_no_terminal, remove_ellipsis, min_words_per_line,
+///      drop_lorem, drop_curly] -> 9: lorem, curly, removed long_word, no_terminal_punct,
+///      ellipsis, few_words, javascript, policy, sentences of the kept text.
+///      If `out_text_len` (n) is not NULL, `out_text` (offsets[n]-offsets[0] bytes) gets the
+///      kept text of each document with removed lines at its own input offset
+///      (offsets[i]-offsets[0]) and out_text_len[i] its length; -1 when nothing was removed.
+///   4: [terminal strings, closing chars]; [short_line_length] -> 7: n_lines, n_punct_lines,
+///      n_short_lines, dup_line_chars, n_chars (without newlines), n_newlines, n_words
+/// `n_threads == 0` uses all available cores. Returns 0 or a negative LM_ERR_* code.
+///
+/// # Safety
+/// All pointers must be valid for the sizes above, and `data` for `offsets[n]` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lm_textstats(
+    kind: u32,
+    offsets: *const i64,
+    data: *const u8,
+    n: usize,
+    lists: *const u8,
+    lists_len: usize,
+    list_counts: *const u32,
+    n_lists: u32,
+    params: *const i64,
+    n_params: u32,
+    n_threads: u32,
+    out: *mut i64,
+    n_cols: u32,
+    out_text_len: *mut i64,
+    out_text: *mut u8,
+) -> i32 {
+    guarded(|| {
+        textstats::entry(
+            kind, offsets, data, n, lists, lists_len, list_counts, n_lists, params, n_params,
+            resolve_threads(n_threads), out, n_cols, out_text_len, out_text,
+        )
+    })
 }

@@ -24,7 +24,10 @@ class CorpusFilter(BaseFilter):
     def check(self, doc: Document) -> str | None: ...
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        detail = self.check(doc)
+        return self.verdict(doc, self.check(doc))
+
+    def verdict(self, doc: Document, detail: str | None) -> bool | tuple[bool, str]:
+        """datatrove's filter result for `check`'s answer; records reason and detail on a drop."""
         if detail is None:
             return True
         doc.metadata["reason"] = self.reason

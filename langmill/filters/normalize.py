@@ -4,6 +4,8 @@ import re
 import unicodedata
 
 import ftfy
+import numpy as np
+import pyarrow as pa
 from datatrove.data import Document
 
 from langmill.filters.base import CorpusFilter
@@ -29,16 +31,39 @@ def repair_mojibake(text: str) -> str:
     )
 
 
-def normalize_text(text: str, fix_mojibake: bool = True) -> str:
-    """NFC, mojibake repair, no control characters, folded spaces, at most one blank line in a row."""
-    text = _SURROGATES.sub("\ufffd", text)
-    if fix_mojibake and _MOJIBAKE_HINT.search(text):
-        text = repair_mojibake(text)  # "TÃ¤mÃ¤" -> "Tämä", and NFC
-    else:
-        text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROLS.sub("", text)
+def fold_whitespace(text: str) -> str:
+    """No control characters, folded spaces, stripped lines, at most one blank line in a row.
+
+    The plain reference of the Rust kernel `native.normalize` (src/normalize.rs).
+    """
+    text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def normalize_text(text: str, fix_mojibake: bool = True) -> str:
+    """NFC, mojibake repair, then `fold_whitespace`: one document, in plain Python."""
+    text = unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", text))
+    if fix_mojibake and _MOJIBAKE_HINT.search(text):
+        text = repair_mojibake(text)  # "TÃ¤mÃ¤" -> "Tämä"
+    return fold_whitespace(text)
+
+
+def normalize_batch(texts: list[str], fix_mojibake: bool = True) -> list[str]:
+    """`normalize_text` of every text, with the whitespace pass and the mojibake test in Rust."""
+    from langmill import native
+
+    nfc = [unicodedata.normalize("NFC", t) for t in texts]
+    try:
+        folded, flags = native.normalize(pa.array(nfc, pa.large_string()))
+    except (pa.ArrowInvalid, UnicodeEncodeError):  # lone surrogates from bad input
+        nfc = [unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", t)) for t in texts]
+        folded, flags = native.normalize(pa.array(nfc, pa.large_string()))
+    out = folded.to_pylist()
+    if fix_mojibake:
+        for i in np.flatnonzero(flags & native.HINT_MOJIBAKE):
+            out[i] = fold_whitespace(repair_mojibake(nfc[i]))
+    return out
 
 
 class Normalizer(CorpusFilter):
@@ -47,9 +72,24 @@ class Normalizer(CorpusFilter):
     name = "🧹 Normalise"
     reason = "empty"
 
+    def __init__(self, config: dict | None = None, exclusion_writer=None, batch_size: int = 512):
+        super().__init__(config, exclusion_writer)
+        self.batch_size = batch_size
+
+    @staticmethod
+    def _empty_detail(before: str, after: str) -> str | None:
+        if after:
+            return None
+        return "no text left after normalisation" if before else "empty text"
+
     def check(self, doc: Document) -> str | None:
-        before = len(doc.text)
-        doc.text = normalize_text(doc.text, fix_mojibake=self.config.get("fix_mojibake", True))
-        if not doc.text:
-            return "no text left after normalisation" if before else "empty text"
-        return None
+        before, doc.text = doc.text, normalize_text(doc.text, fix_mojibake=self.config.get("fix_mojibake", True))
+        return self._empty_detail(before, doc.text)
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        texts = normalize_batch([doc.text for doc in batch], fix_mojibake=self.config.get("fix_mojibake", True))
+        results = []
+        for doc, text in zip(batch, texts):
+            before, doc.text = doc.text, text
+            results.append(self.verdict(doc, self._empty_detail(before, text)))
+        return results

@@ -139,6 +139,14 @@ def build_executors(job: CorpusJob) -> list:
 def run_corpus(job: CorpusJob) -> None:
     """Run every stage; with local execution this returns when the output is complete."""
     os.makedirs(job.out, exist_ok=True)
+    if job.workers > 1 and job.executor == "local":
+        # Worker processes already use every core; Rust threads inside them would only compete.
+        os.environ.setdefault("LANGMILL_THREADS", "1")
+        # Workers are forked from datatrove's forkserver: import the heavy modules there once,
+        # not in every worker of every stage.
+        import multiprocess
+
+        multiprocess.get_context("forkserver").set_forkserver_preload(["langmill.pipelines.corpus", "fasttext"])
     executors = build_executors(job)
     if job.executor != "local":
         # The last stage runs (ray) or submits (slurm) its dependencies first (datatrove's `depends`).
