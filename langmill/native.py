@@ -171,7 +171,7 @@ def minhash(
     seed = _check_int("seed", seed, 0, _U64_MAX)
     bands = _check_int("bands", bands, 0, _U32_MAX)
     rows = _check_int("rows", rows, 1, _U32_MAX)
-    threads = _check_int("threads", threads, 0, 4096)
+    threads = _threads(threads)
     if bands * rows > num_perm:
         raise ValueError(f"bands * rows must be <= num_perm, got {bands} * {rows} > {num_perm}")
 
@@ -246,7 +246,7 @@ def cluster(band_keys: np.ndarray, active: np.ndarray | None = None, *, threads:
     n, bands = keys.shape
     if n > _U32_MAX:
         raise ValueError(f"at most {_U32_MAX} documents can be clustered, got {n}")
-    threads = _check_int("threads", threads, 0, 4096)
+    threads = _threads(threads)
     if active is None:
         act_ptr = ffi.NULL
         act = None
@@ -266,7 +266,7 @@ def cluster(band_keys: np.ndarray, active: np.ndarray | None = None, *, threads:
 
 def _threads(threads: int) -> int:
     """threads=0 means LANGMILL_THREADS if set (the pipeline sets 1 per worker process), else all cores."""
-    threads = _check_int("threads", threads, 0, 1024)
+    threads = _check_int("threads", threads, 0, 4096)
     return threads or int(os.environ.get("LANGMILL_THREADS", "0") or 0)
 
 
@@ -402,7 +402,7 @@ def _encode_lists(lists: list) -> tuple[bytes, np.ndarray]:
 
 
 def _textstats(kind: int, texts: Any, lists: list, params: list[int], n_cols: int, threads: int, want_text: bool = False):
-    threads = _check_int("threads", threads, 0, 4096)
+    threads = _threads(threads)
     chunks = _exact_chunks(texts)
     n = sum(len(c) for c in chunks)
     out = np.zeros((n, n_cols), dtype=np.int64)

@@ -33,7 +33,7 @@ class MinhashSignatures(PipelineStep):
     name = "🔑 MinHash signatures"
     type = "🫂 - DEDUP"
 
-    def __init__(self, num_perm: int = 112, ngram: int = 5, bands: int = 14, rows: int = 8, seed: int = 1, threads: int = 1, batch_size: int = 512):
+    def __init__(self, num_perm: int = 112, ngram: int = 5, bands: int = 14, rows: int = 8, seed: int = 1, threads: int = 0, batch_size: int = 512):
         super().__init__()
         self.params = dict(num_perm=num_perm, ngram=ngram, bands=bands, rows=rows, seed=seed, threads=threads)
         self.batch_size = batch_size

@@ -7,6 +7,10 @@ follow Gopher (Rae et al. 2021), C4 (Raffel et al. 2020) and FineWeb / FineWeb-2
 word/line/paragraph/sentence definitions of `langmill.filters.text`.
 
 `check` returns None to keep a document or a detail string "<rule>=<value><op><threshold>".
+
+The statistics are computed by the Rust core (`langmill.native.*_stats`, src/textstats.rs), one
+call per batch of `batch_size` documents (datatrove's `filter_batch`); the thresholds are compared
+here. The plain Python implementation these must agree with is `tests/reference_quality.py`.
 """
 
 from __future__ import annotations
@@ -15,20 +19,12 @@ from collections import Counter
 
 from datatrove.data import Document
 
+from langmill import native
 from langmill.filters.base import CorpusFilter
 from langmill.filters.quality_config import default_quality_config
-from langmill.filters.text import (
-    ELLIPSES,
-    count_sentences,
-    ends_with_ellipsis,
-    ends_with_terminal,
-    is_blank,
-    is_bullet_line,
-    non_blank_lines,
-    normalise,
-    paragraphs,
-    words,
-)
+from langmill.filters.text import BULLET_CHARS, CLOSING_CHARS, normalise
+
+DEFAULT_BATCH_SIZE = 256
 
 
 def _fmt(x: float) -> str:
@@ -48,9 +44,12 @@ def _too_low(name: str, value: float, limit) -> str | None:
 
 
 class _QualityFilter(CorpusFilter):
-    """Fills the config from quality.yaml's section `reason` and rejects unknown keys."""
+    """Fills the config from quality.yaml's section `reason` and rejects unknown keys.
 
-    def __init__(self, config: dict | None = None, exclusion_writer=None):
+    `batch_size` documents go to Rust in one call (`filter_batch`); `threads` is the number of
+    Rust threads per call (0 = all cores; use 1 when every core already runs its own task)."""
+
+    def __init__(self, config: dict | None = None, exclusion_writer=None, batch_size: int = DEFAULT_BATCH_SIZE, threads: int = 0):
         super().__init__(config=config, exclusion_writer=exclusion_writer)
         defaults = default_quality_config()[self.reason]
         unknown = sorted(set(self.config) - set(defaults))
@@ -58,13 +57,28 @@ class _QualityFilter(CorpusFilter):
             raise ValueError(f"{type(self).__name__}: unknown config keys {unknown}")
         self.config = {**defaults, **self.config}
         self.enabled = bool(self.config.get("enabled", True))
+        self.batch_size = max(int(batch_size), 1)
+        self.threads = threads
 
     def check(self, doc: Document) -> str | None:
         if not self.enabled:
             return None
-        return self._check(doc)
+        return self._check_batch([doc])[0]
 
-    def _check(self, doc: Document) -> str | None:  # pragma: no cover - abstract
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        if not self.enabled:
+            return [True] * len(batch)
+        out: list[bool | tuple[bool, str]] = []
+        for doc, detail in zip(batch, self._check_batch(batch)):
+            if detail is None:
+                out.append(True)
+            else:
+                doc.metadata["reason"] = self.reason
+                doc.metadata["detail"] = detail
+                out.append((False, self.reason))
+        return out
+
+    def _check_batch(self, docs: list[Document]) -> list[str | None]:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -76,126 +90,99 @@ class GopherQualityFilter(_QualityFilter):
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
 
-    def __init__(self, config: dict | None = None, exclusion_writer=None):
-        super().__init__(config=config, exclusion_writer=exclusion_writer)
+    def __init__(self, config: dict | None = None, exclusion_writer=None, **kwargs):
+        super().__init__(config=config, exclusion_writer=exclusion_writer, **kwargs)
         stop_words = list(self.config.get("stop_words") or [])
         bad = [w for w in stop_words if not isinstance(w, str)]
         if bad:  # YAML reads unquoted on/no/yes/off as booleans
             raise ValueError(f"stop_words must be strings, got {bad!r} (quote them in the YAML)")
         self.stop_words = frozenset(normalise(w) for w in stop_words)
+        self._stop_list = sorted(self.stop_words)
 
-    def _check(self, doc: Document) -> str | None:
+    def _check_batch(self, docs: list[Document]) -> list[str | None]:
+        stats = native.gopher_quality_stats(
+            [d.text for d in docs], stop_words=self._stop_list, bullet_chars=BULLET_CHARS,
+            closing_chars=CLOSING_CHARS, threads=self.threads,
+        ).tolist()  # fmt: skip
+        return [self._decide(row) for row in stats]
+
+    def _decide(self, row: list[int]) -> str | None:
         c = self.config
-        text = doc.text
-        ws = words(text)
-        n = len(ws)
+        n, word_chars, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop = row
         if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
             return d or "doc_words=0"
         if d := _too_high("doc_words", n, c["max_doc_words"]):
             return d
-        mean_len = sum(len(w) for w in ws) / n
+        mean_len = word_chars / n
         if d := _too_low("mean_word_length", mean_len, c["min_mean_word_length"]):
             return d
         if d := _too_high("mean_word_length", mean_len, c["max_mean_word_length"]):
             return d
-        if d := _too_high("hash_word_ratio", text.count("#") / n, c["max_hash_word_ratio"]):
+        if d := _too_high("hash_word_ratio", n_hash / n, c["max_hash_word_ratio"]):
             return d
-        n_ellipsis = sum(text.count(e) for e in ELLIPSES)
         if d := _too_high("ellipsis_word_ratio", n_ellipsis / n, c["max_ellipsis_word_ratio"]):
             return d
-        lines = non_blank_lines(text)
-        if lines:
-            bullets = sum(is_bullet_line(ln) for ln in lines) / len(lines)
-            if d := _too_high("bullet_lines_ratio", bullets, c["max_bullet_lines_ratio"]):
+        if n_lines:
+            if d := _too_high("bullet_lines_ratio", n_bullet / n_lines, c["max_bullet_lines_ratio"]):
                 return d
-            ell = sum(ends_with_ellipsis(ln) for ln in lines) / len(lines)
-            if d := _too_high("ellipsis_lines_ratio", ell, c["max_ellipsis_lines_ratio"]):
+            if d := _too_high("ellipsis_lines_ratio", n_ell_lines / n_lines, c["max_ellipsis_lines_ratio"]):
                 return d
-        alpha = sum(any(ch.isalpha() for ch in w) for w in ws) / n
-        if d := _too_low("alpha_words_ratio", alpha, c["min_alpha_words_ratio"]):
+        if d := _too_low("alpha_words_ratio", n_alpha / n, c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
-            n_stop = sum(normalise(w) in self.stop_words for w in ws)
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
         return None
 
 
-def _dup_stats(items: list[str]) -> tuple[int, int]:
-    """(number of repeated items, their characters): every occurrence after the first counts."""
-    seen: set[str] = set()
-    n_dup = chars_dup = 0
-    for it in items:
-        if it in seen:
-            n_dup += 1
-            chars_dup += len(it)
-        else:
-            seen.add(it)
-    return n_dup, chars_dup
-
-
-def top_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
-    """Count times characters of the most frequent word n-gram (overlapping occurrences all
-    counted), over all word characters. Characters of an n-gram = sum of its words' lengths.
-    Ties between equally frequent n-grams take the one with the most characters. 0 when no
-    n-gram occurs twice."""
-    if total_chars == 0 or len(norm_words) < n:
-        return 0.0
-    counts = Counter(tuple(norm_words[i : i + n]) for i in range(len(norm_words) - n + 1))
-    best = (0, 0)
-    for gram, cnt in counts.items():
-        best = max(best, (cnt, sum(len(w) for w in gram)))
-    cnt, chars = best
-    return cnt * chars / total_chars if cnt > 1 else 0.0
-
-
-def dup_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
-    """Share of word characters in words covered by a repeated n-gram occurrence: the n-gram
-    starting at word i is a repeat if the same n-gram starts at some j < i; its n words are then
-    marked, and each marked word's characters count once."""
-    if total_chars == 0 or len(norm_words) < n:
-        return 0.0
-    seen: set[tuple[str, ...]] = set()
-    marked = [False] * len(norm_words)
-    for i in range(len(norm_words) - n + 1):
-        gram = tuple(norm_words[i : i + n])
-        if gram in seen:
-            for k in range(i, i + n):
-                marked[k] = True
-        else:
-            seen.add(gram)
-    return sum(len(w) for w, m in zip(norm_words, marked) if m) / total_chars
-
-
 class GopherRepetitionFilter(_QualityFilter):
     """Gopher's repetition rules: duplicate lines/paragraphs (share and characters), the top
-    word 2-4-gram's character share, and the character share of repeated 5-10-grams."""
+    word 2-4-gram's character share, and the character share of repeated 5-10-grams.
+
+    Top n-gram: count times characters of the most frequent word n-gram (overlapping
+    occurrences all counted), over all word characters; ties take the n-gram with the most
+    characters; 0 when no n-gram occurs twice. Duplicate n-grams: share of word characters in
+    words covered by an n-gram occurrence that already started earlier."""
 
     name = "👯 Gopher repetition (langmill)"
     reason = "gopher_repetition"
 
-    def _check(self, doc: Document) -> str | None:
+    def __init__(self, config: dict | None = None, exclusion_writer=None, **kwargs):
+        super().__init__(config=config, exclusion_writer=exclusion_writer, **kwargs)
         c = self.config
-        text = doc.text
-        for unit, parts in (("para", paragraphs(text)), ("line", non_blank_lines(text))):
-            if not parts:
+        self._top = sorted((int(k), v) for k, v in (c["max_top_ngram_char_frac"] or {}).items())
+        self._dup = sorted((int(k), v) for k, v in (c["max_dup_ngram_char_frac"] or {}).items())
+
+    def _check_batch(self, docs: list[Document]) -> list[str | None]:
+        stats = native.gopher_repetition_stats(
+            [d.text for d in docs], top_ns=[n for n, _ in self._top], dup_ns=[n for n, _ in self._dup], threads=self.threads
+        ).tolist()
+        return [self._decide(row) for row in stats]
+
+    def _decide(self, row: list[int]) -> str | None:
+        c = self.config
+        n_paras, n_dup_paras, para_chars, dup_para_chars, n_lines, n_dup_lines, line_chars, dup_line_chars, total = row[:9]
+        for unit, n_parts, n_dup, chars, chars_dup in (
+            ("para", n_paras, n_dup_paras, para_chars, dup_para_chars),
+            ("line", n_lines, n_dup_lines, line_chars, dup_line_chars),
+        ):
+            if not n_parts:
                 continue
-            n_dup, chars_dup = _dup_stats(parts)
-            if d := _too_high(f"dup_{unit}_frac", n_dup / len(parts), c[f"max_dup_{unit}_frac"]):
+            if d := _too_high(f"dup_{unit}_frac", n_dup / n_parts, c[f"max_dup_{unit}_frac"]):
                 return d
-            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / sum(len(p) for p in parts), c[f"max_dup_{unit}_char_frac"]):
+            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / chars, c[f"max_dup_{unit}_char_frac"]):
                 return d
-        norm = [normalise(w) for w in words(text)]
-        total_chars = sum(len(w) for w in norm)
-        for n, limit in sorted((int(k), v) for k, v in (c["max_top_ngram_char_frac"] or {}).items()):
-            frac = top_ngram_char_frac(norm, n, total_chars)
-            if d := _too_high(f"top_{n}gram_char_frac", frac, limit):
-                return d
-        for n, limit in sorted((int(k), v) for k, v in (c["max_dup_ngram_char_frac"] or {}).items()):
-            frac = dup_ngram_char_frac(norm, n, total_chars)
-            if d := _too_high(f"dup_{n}gram_char_frac", frac, limit):
-                return d
+        k = 9
+        for kind, rules in (("top", self._top), ("dup", self._dup)):
+            for n, limit in rules:
+                frac = row[k] / total if total else 0.0
+                k += 1
+                if d := _too_high(f"{kind}_{n}gram_char_frac", frac, limit):
+                    return d
         return None
+
+
+_C4_RULES = ("long_word", "no_terminal_punct", "ellipsis", "few_words", "javascript", "policy")
 
 
 class C4Filter(_QualityFilter):
@@ -211,65 +198,49 @@ class C4Filter(_QualityFilter):
     name = "⛰ C4 quality (langmill)"
     reason = "c4"
 
-    def __init__(self, config: dict | None = None, exclusion_writer=None):
-        super().__init__(config=config, exclusion_writer=exclusion_writer)
+    def __init__(self, config: dict | None = None, exclusion_writer=None, **kwargs):
+        super().__init__(config=config, exclusion_writer=exclusion_writer, **kwargs)
         c = self.config
         self.terminal = tuple(c["terminal_punctuation"])
         self.js = tuple(s.lower() for s in c["javascript_substrings"] or [])
         self.policy = tuple(s.lower() for s in list(c["policy_substrings"] or []) + list(c["extra_policy_substrings"] or []))
 
-    def _line_rule(self, line: str) -> str | None:
+    def _check_batch(self, docs: list[Document]) -> list[str | None]:
         c = self.config
-        ws = words(line)
-        if c["max_word_length"] is not None and any(len(w) > c["max_word_length"] for w in ws):
-            return "long_word"
-        if c["remove_no_terminal_punct_lines"] and not ends_with_terminal(line, self.terminal):
-            return "no_terminal_punct"
-        if c["remove_ellipsis_lines"] and ends_with_ellipsis(line):
-            return "ellipsis"
-        if c["min_words_per_line"] is not None and len(ws) < c["min_words_per_line"]:
-            return "few_words"
-        low = line.lower()
-        if any(s in low for s in self.js):
-            return "javascript"
-        if any(s in low for s in self.policy):
-            return "policy"
-        return None
+        stats, kept_texts = native.c4_stats(
+            [d.text for d in docs],
+            terminal_punctuation=self.terminal,
+            closing_chars=CLOSING_CHARS,
+            javascript_substrings=self.js,
+            policy_substrings=self.policy,
+            max_word_length=c["max_word_length"],
+            remove_no_terminal_punct_lines=c["remove_no_terminal_punct_lines"],
+            remove_ellipsis_lines=c["remove_ellipsis_lines"],
+            min_words_per_line=c["min_words_per_line"],
+            drop_lorem_ipsum=c["drop_lorem_ipsum"],
+            drop_curly_bracket=c["drop_curly_bracket"],
+            threads=self.threads,
+        )
+        return [self._decide(doc, row, new_text) for doc, row, new_text in zip(docs, stats.tolist(), kept_texts)]
 
-    def _check(self, doc: Document) -> str | None:
+    def _decide(self, doc: Document, row: list[int], new_text: str | None) -> str | None:
         c = self.config
-        text = doc.text
-        low = text.lower()
-        if c["drop_lorem_ipsum"] and "lorem ipsum" in low:
+        lorem, curly, *removed_counts, n_sent = row
+        if c["drop_lorem_ipsum"] and lorem:
             doc.metadata["c4_lines_removed"] = 0
-            return f"lorem_ipsum={low.count('lorem ipsum')}"
-        if c["drop_curly_bracket"] and "{" in text:
+            return f"lorem_ipsum={lorem}"
+        if c["drop_curly_bracket"] and curly:
             doc.metadata["c4_lines_removed"] = 0
-            return f"curly_bracket={text.count('{')}"
-        kept: list[str] = []
-        removed: Counter[str] = Counter()
-        for line in text.split("\n"):
-            if is_blank(line):
-                if kept and kept[-1] != "":
-                    kept.append("")
-                continue
-            rule = self._line_rule(line)
-            if rule is None:
-                kept.append(line)
-            else:
-                removed[rule] += 1
-        while kept and kept[-1] == "":
-            kept.pop()
-        n_removed = sum(removed.values())
+            return f"curly_bracket={curly}"
+        removed = Counter({rule: k for rule, k in zip(_C4_RULES, removed_counts) if k})
+        n_removed = sum(removed_counts)
         doc.metadata["c4_lines_removed"] = n_removed
-        new_text = "\n".join(kept) if n_removed else text
-        n_sent = count_sentences(new_text, self.terminal)
         if d := _too_low("sentences", n_sent, c["min_sentences"]):
             if removed:
                 d += " (removed lines: " + ", ".join(f"{k}={v}" for k, v in sorted(removed.items())) + ")"
             return d  # a dropped doc keeps its original text, for excluded/
-        doc.text = new_text
         if n_removed:
+            doc.text = new_text
             self.stat_update("lines_removed", value=n_removed)
         return None
 
@@ -281,25 +252,29 @@ class FineWebQualityFilter(_QualityFilter):
     name = "🍷 FineWeb quality (langmill)"
     reason = "fineweb_quality"
 
-    def _check(self, doc: Document) -> str | None:
+    def _check_batch(self, docs: list[Document]) -> list[str | None]:
         c = self.config
-        text = doc.text
-        lines = non_blank_lines(text)
-        if not lines:
+        stats = native.fineweb_quality_stats(
+            [d.text for d in docs], terminal_punctuation=c["terminal_punctuation"], closing_chars=CLOSING_CHARS,
+            short_line_length=c["short_line_length"], threads=self.threads,
+        ).tolist()  # fmt: skip
+        return [self._decide(row) for row in stats]
+
+    def _decide(self, row: list[int]) -> str | None:
+        c = self.config
+        n_lines, n_punct, n_short, dup_chars, n_chars, n_newlines, n_words = row
+        if not n_lines:
             return "empty=0"
-        punct = sum(ends_with_terminal(ln, c["terminal_punctuation"]) for ln in lines) / len(lines)
+        punct = n_punct / n_lines
         if not (c["line_punct_exclude_zero"] and punct == 0):
             if d := _too_low("line_punct_ratio", punct, c["min_line_punct_ratio"]):
                 return d
-        short = sum(len(ln) <= c["short_line_length"] for ln in lines) / len(lines)
+        short = n_short / n_lines
         if d := _too_high("short_line_ratio", short, c["max_short_line_ratio"]):
             return d
-        _, chars_dup = _dup_stats(lines)
-        n_chars = len(text.replace("\n", ""))
-        if d := _too_high("dup_line_char_ratio", chars_dup / max(n_chars, 1), c["max_dup_line_char_ratio"]):
+        if d := _too_high("dup_line_char_ratio", dup_chars / max(n_chars, 1), c["max_dup_line_char_ratio"]):
             return d
-        n_words = len(words(text))
-        ratio = text.count("\n") / n_words if n_words else float("inf")
+        ratio = n_newlines / n_words if n_words else float("inf")
         if d := _too_high("newline_word_ratio", ratio, c["max_newline_word_ratio"]):
             return d
         return None

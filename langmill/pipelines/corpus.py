@@ -73,11 +73,7 @@ def filter_pipeline(job: CorpusJob) -> list:
             steps.append(cls(config=cfg[name], exclusion_writer=excluded_writer(job.out, name)))
     steps += [
         PIIMasker(email=cfg["pii"]["email"], ip=cfg["pii"]["ip"]),
-        # Each task is one process; Rust threads would only compete with the other tasks.
-        MinhashSignatures(
-            num_perm=dedup["num_perm"], ngram=dedup["ngram"], bands=dedup["bands"], rows=dedup["rows"], seed=dedup["seed"],
-            threads=1 if job.workers > 1 else 0,
-        ),
+        MinhashSignatures(num_perm=dedup["num_perm"], ngram=dedup["ngram"], bands=dedup["bands"], rows=dedup["rows"], seed=dedup["seed"]),
         staged_writer(os.path.join(job.work_dir, "staged")),
     ]
     return steps

@@ -1,0 +1,419 @@
+"""Pure-Python reference of the quality filters: the plain, obviously-correct implementation.
+
+This is the implementation `langmill/filters/quality.py` had before its statistics moved to Rust
+(`src/textstats.rs`), kept verbatim as `Reference*Filter`, plus `*_stats` functions that compute
+the integer columns of `langmill.native.*_stats` the same plain way. `tests/test_textstats.py`
+checks the Rust statistics against these and the Rust-backed filters' decisions against the
+reference filters. All definitions come from `langmill.filters.text`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from datatrove.data import Document
+
+from langmill.filters.base import CorpusFilter
+from langmill.filters.quality_config import default_quality_config
+from langmill.filters.text import (
+    BULLET_CHARS,
+    CLOSING_CHARS,
+    ELLIPSES,
+    TERMINAL_PUNCTUATION,
+    count_sentences,
+    ends_with_ellipsis,
+    ends_with_terminal,
+    is_blank,
+    is_bullet_line,
+    non_blank_lines,
+    normalise,
+    paragraphs,
+    words,
+)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def _too_high(name: str, value: float, limit) -> str | None:
+    if limit is not None and value > limit:
+        return f"{name}={_fmt(value)}>{limit}"
+    return None
+
+
+def _too_low(name: str, value: float, limit) -> str | None:
+    if limit is not None and value < limit:
+        return f"{name}={_fmt(value)}<{limit}"
+    return None
+
+
+class _QualityFilter(CorpusFilter):
+    """Fills the config from quality.yaml's section `reason` and rejects unknown keys."""
+
+    def __init__(self, config: dict | None = None, exclusion_writer=None):
+        super().__init__(config=config, exclusion_writer=exclusion_writer)
+        defaults = default_quality_config()[self.reason]
+        unknown = sorted(set(self.config) - set(defaults))
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown config keys {unknown}")
+        self.config = {**defaults, **self.config}
+        self.enabled = bool(self.config.get("enabled", True))
+
+    def check(self, doc: Document) -> str | None:
+        if not self.enabled:
+            return None
+        return self._check(doc)
+
+    def _check(self, doc: Document) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ReferenceGopherQualityFilter(_QualityFilter):
+    """Gopher's quality rules: document length, mean word length, '#' and ellipsis per word,
+    bullet and ellipsis lines, share of words with a letter, and a stop-word minimum that uses
+    the language's own stop words (FineWeb-2; an empty list turns the rule off)."""
+
+    name = "🥇 Gopher quality (langmill)"
+    reason = "gopher_quality"
+
+    def __init__(self, config: dict | None = None, exclusion_writer=None):
+        super().__init__(config=config, exclusion_writer=exclusion_writer)
+        stop_words = list(self.config.get("stop_words") or [])
+        bad = [w for w in stop_words if not isinstance(w, str)]
+        if bad:  # YAML reads unquoted on/no/yes/off as booleans
+            raise ValueError(f"stop_words must be strings, got {bad!r} (quote them in the YAML)")
+        self.stop_words = frozenset(normalise(w) for w in stop_words)
+
+    def _check(self, doc: Document) -> str | None:
+        c = self.config
+        text = doc.text
+        ws = words(text)
+        n = len(ws)
+        if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
+            return d or "doc_words=0"
+        if d := _too_high("doc_words", n, c["max_doc_words"]):
+            return d
+        mean_len = sum(len(w) for w in ws) / n
+        if d := _too_low("mean_word_length", mean_len, c["min_mean_word_length"]):
+            return d
+        if d := _too_high("mean_word_length", mean_len, c["max_mean_word_length"]):
+            return d
+        if d := _too_high("hash_word_ratio", text.count("#") / n, c["max_hash_word_ratio"]):
+            return d
+        n_ellipsis = sum(text.count(e) for e in ELLIPSES)
+        if d := _too_high("ellipsis_word_ratio", n_ellipsis / n, c["max_ellipsis_word_ratio"]):
+            return d
+        lines = non_blank_lines(text)
+        if lines:
+            bullets = sum(is_bullet_line(ln) for ln in lines) / len(lines)
+            if d := _too_high("bullet_lines_ratio", bullets, c["max_bullet_lines_ratio"]):
+                return d
+            ell = sum(ends_with_ellipsis(ln) for ln in lines) / len(lines)
+            if d := _too_high("ellipsis_lines_ratio", ell, c["max_ellipsis_lines_ratio"]):
+                return d
+        alpha = sum(any(ch.isalpha() for ch in w) for w in ws) / n
+        if d := _too_low("alpha_words_ratio", alpha, c["min_alpha_words_ratio"]):
+            return d
+        if self.stop_words:
+            n_stop = sum(normalise(w) in self.stop_words for w in ws)
+            if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
+                return d
+        return None
+
+
+def _dup_stats(items: list[str]) -> tuple[int, int]:
+    """(number of repeated items, their characters): every occurrence after the first counts."""
+    seen: set[str] = set()
+    n_dup = chars_dup = 0
+    for it in items:
+        if it in seen:
+            n_dup += 1
+            chars_dup += len(it)
+        else:
+            seen.add(it)
+    return n_dup, chars_dup
+
+
+def top_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
+    """Count times characters of the most frequent word n-gram (overlapping occurrences all
+    counted), over all word characters. Characters of an n-gram = sum of its words' lengths.
+    Ties between equally frequent n-grams take the one with the most characters. 0 when no
+    n-gram occurs twice."""
+    if total_chars == 0 or len(norm_words) < n:
+        return 0.0
+    counts = Counter(tuple(norm_words[i : i + n]) for i in range(len(norm_words) - n + 1))
+    best = (0, 0)
+    for gram, cnt in counts.items():
+        best = max(best, (cnt, sum(len(w) for w in gram)))
+    cnt, chars = best
+    return cnt * chars / total_chars if cnt > 1 else 0.0
+
+
+def dup_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
+    """Share of word characters in words covered by a repeated n-gram occurrence: the n-gram
+    starting at word i is a repeat if the same n-gram starts at some j < i; its n words are then
+    marked, and each marked word's characters count once."""
+    if total_chars == 0 or len(norm_words) < n:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    marked = [False] * len(norm_words)
+    for i in range(len(norm_words) - n + 1):
+        gram = tuple(norm_words[i : i + n])
+        if gram in seen:
+            for k in range(i, i + n):
+                marked[k] = True
+        else:
+            seen.add(gram)
+    return sum(len(w) for w, m in zip(norm_words, marked) if m) / total_chars
+
+
+class ReferenceGopherRepetitionFilter(_QualityFilter):
+    """Gopher's repetition rules: duplicate lines/paragraphs (share and characters), the top
+    word 2-4-gram's character share, and the character share of repeated 5-10-grams."""
+
+    name = "👯 Gopher repetition (langmill)"
+    reason = "gopher_repetition"
+
+    def _check(self, doc: Document) -> str | None:
+        c = self.config
+        text = doc.text
+        for unit, parts in (("para", paragraphs(text)), ("line", non_blank_lines(text))):
+            if not parts:
+                continue
+            n_dup, chars_dup = _dup_stats(parts)
+            if d := _too_high(f"dup_{unit}_frac", n_dup / len(parts), c[f"max_dup_{unit}_frac"]):
+                return d
+            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / sum(len(p) for p in parts), c[f"max_dup_{unit}_char_frac"]):
+                return d
+        norm = [normalise(w) for w in words(text)]
+        total_chars = sum(len(w) for w in norm)
+        for n, limit in sorted((int(k), v) for k, v in (c["max_top_ngram_char_frac"] or {}).items()):
+            frac = top_ngram_char_frac(norm, n, total_chars)
+            if d := _too_high(f"top_{n}gram_char_frac", frac, limit):
+                return d
+        for n, limit in sorted((int(k), v) for k, v in (c["max_dup_ngram_char_frac"] or {}).items()):
+            frac = dup_ngram_char_frac(norm, n, total_chars)
+            if d := _too_high(f"dup_{n}gram_char_frac", frac, limit):
+                return d
+        return None
+
+
+class ReferenceC4Filter(_QualityFilter):
+    """C4's rules. Whole-document drops: 'lorem ipsum', '{'. Line removals (first matching rule
+    wins, in this order): a word longer than max_word_length, no terminal punctuation, ending in
+    an ellipsis, fewer than min_words_per_line words, a javascript substring, a policy
+    substring. doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
+    The doc is dropped if the kept text has fewer than min_sentences sentences (its text left
+    as it was); otherwise, if lines were removed, the kept text replaces doc.text (kept lines
+    unchanged, blank-line paragraph breaks kept, runs of blank lines collapsed to one empty
+    line, none at either end)."""
+
+    name = "⛰ C4 quality (langmill)"
+    reason = "c4"
+
+    def __init__(self, config: dict | None = None, exclusion_writer=None):
+        super().__init__(config=config, exclusion_writer=exclusion_writer)
+        c = self.config
+        self.terminal = tuple(c["terminal_punctuation"])
+        self.js = tuple(s.lower() for s in c["javascript_substrings"] or [])
+        self.policy = tuple(s.lower() for s in list(c["policy_substrings"] or []) + list(c["extra_policy_substrings"] or []))
+
+    def _line_rule(self, line: str) -> str | None:
+        c = self.config
+        ws = words(line)
+        if c["max_word_length"] is not None and any(len(w) > c["max_word_length"] for w in ws):
+            return "long_word"
+        if c["remove_no_terminal_punct_lines"] and not ends_with_terminal(line, self.terminal):
+            return "no_terminal_punct"
+        if c["remove_ellipsis_lines"] and ends_with_ellipsis(line):
+            return "ellipsis"
+        if c["min_words_per_line"] is not None and len(ws) < c["min_words_per_line"]:
+            return "few_words"
+        low = line.lower()
+        if any(s in low for s in self.js):
+            return "javascript"
+        if any(s in low for s in self.policy):
+            return "policy"
+        return None
+
+    def _check(self, doc: Document) -> str | None:
+        c = self.config
+        text = doc.text
+        low = text.lower()
+        if c["drop_lorem_ipsum"] and "lorem ipsum" in low:
+            doc.metadata["c4_lines_removed"] = 0
+            return f"lorem_ipsum={low.count('lorem ipsum')}"
+        if c["drop_curly_bracket"] and "{" in text:
+            doc.metadata["c4_lines_removed"] = 0
+            return f"curly_bracket={text.count('{')}"
+        kept: list[str] = []
+        removed: Counter[str] = Counter()
+        for line in text.split("\n"):
+            if is_blank(line):
+                if kept and kept[-1] != "":
+                    kept.append("")
+                continue
+            rule = self._line_rule(line)
+            if rule is None:
+                kept.append(line)
+            else:
+                removed[rule] += 1
+        while kept and kept[-1] == "":
+            kept.pop()
+        n_removed = sum(removed.values())
+        doc.metadata["c4_lines_removed"] = n_removed
+        new_text = "\n".join(kept) if n_removed else text
+        n_sent = count_sentences(new_text, self.terminal)
+        if d := _too_low("sentences", n_sent, c["min_sentences"]):
+            if removed:
+                d += " (removed lines: " + ", ".join(f"{k}={v}" for k, v in sorted(removed.items())) + ")"
+            return d  # a dropped doc keeps its original text, for excluded/
+        doc.text = new_text
+        if n_removed:
+            self.stat_update("lines_removed", value=n_removed)
+        return None
+
+
+class ReferenceFineWebQualityFilter(_QualityFilter):
+    """FineWeb's rules: share of lines ending in terminal punctuation, share of short lines,
+    characters in duplicated lines, and newlines per word."""
+
+    name = "🍷 FineWeb quality (langmill)"
+    reason = "fineweb_quality"
+
+    def _check(self, doc: Document) -> str | None:
+        c = self.config
+        text = doc.text
+        lines = non_blank_lines(text)
+        if not lines:
+            return "empty=0"
+        punct = sum(ends_with_terminal(ln, c["terminal_punctuation"]) for ln in lines) / len(lines)
+        if not (c["line_punct_exclude_zero"] and punct == 0):
+            if d := _too_low("line_punct_ratio", punct, c["min_line_punct_ratio"]):
+                return d
+        short = sum(len(ln) <= c["short_line_length"] for ln in lines) / len(lines)
+        if d := _too_high("short_line_ratio", short, c["max_short_line_ratio"]):
+            return d
+        _, chars_dup = _dup_stats(lines)
+        n_chars = len(text.replace("\n", ""))
+        if d := _too_high("dup_line_char_ratio", chars_dup / max(n_chars, 1), c["max_dup_line_char_ratio"]):
+            return d
+        n_words = len(words(text))
+        ratio = text.count("\n") / n_words if n_words else float("inf")
+        if d := _too_high("newline_word_ratio", ratio, c["max_newline_word_ratio"]):
+            return d
+        return None
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def gopher_quality_stats(text: str, stop_words=frozenset()) -> list[int]:
+    """native.GOPHER_QUALITY_COLUMNS."""
+    ws = words(text)
+    lines = non_blank_lines(text)
+    return [
+        len(ws),
+        sum(len(w) for w in ws),
+        text.count("#"),
+        sum(text.count(e) for e in ELLIPSES),
+        len(lines),
+        sum(is_bullet_line(ln) for ln in lines),
+        sum(ends_with_ellipsis(ln) for ln in lines),
+        sum(any(ch.isalpha() for ch in w) for w in ws),
+        sum(normalise(w) in stop_words for w in ws) if stop_words else 0,
+    ]
+
+
+def top_ngram_chars(norm_words: list[str], n: int) -> int:
+    """count * chars of the most frequent n-gram (the numerator of top_ngram_char_frac)."""
+    if len(norm_words) < n or not sum(len(w) for w in norm_words):
+        return 0
+    counts = Counter(tuple(norm_words[i : i + n]) for i in range(len(norm_words) - n + 1))
+    best = (0, 0)
+    for gram, cnt in counts.items():
+        best = max(best, (cnt, sum(len(w) for w in gram)))
+    return best[0] * best[1] if best[0] > 1 else 0
+
+
+def dup_ngram_chars(norm_words: list[str], n: int) -> int:
+    """Characters of words covered by repeated n-grams (the numerator of dup_ngram_char_frac)."""
+    if len(norm_words) < n:
+        return 0
+    seen: set[tuple[str, ...]] = set()
+    marked = [False] * len(norm_words)
+    for i in range(len(norm_words) - n + 1):
+        gram = tuple(norm_words[i : i + n])
+        if gram in seen:
+            for k in range(i, i + n):
+                marked[k] = True
+        else:
+            seen.add(gram)
+    return sum(len(w) for w, m in zip(norm_words, marked) if m)
+
+
+def gopher_repetition_stats(text: str, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 10)) -> list[int]:
+    """native.GOPHER_REPETITION_COLUMNS, then the top and dup n-gram numerators."""
+    paras = paragraphs(text)
+    lines = non_blank_lines(text)
+    n_dup_para, dup_para_chars = _dup_stats(paras)
+    n_dup_line, dup_line_chars = _dup_stats(lines)
+    norm = [normalise(w) for w in words(text)]
+    total = sum(len(w) for w in norm)
+    return [
+        len(paras), n_dup_para, sum(len(p) for p in paras), dup_para_chars,
+        len(lines), n_dup_line, sum(len(ln) for ln in lines), dup_line_chars,
+        total,
+        *[top_ngram_chars(norm, n) if total else 0 for n in top_ns],
+        *[dup_ngram_chars(norm, n) if total else 0 for n in dup_ns],
+    ]  # fmt: skip
+
+
+def c4_stats(text: str, config: dict) -> tuple[list[int], str | None]:
+    """(native.C4_COLUMNS, kept text or None when no line was removed) for a full c4 config."""
+    c = config
+    low = text.lower()
+    lorem = low.count("lorem ipsum")
+    if c["drop_lorem_ipsum"] and lorem:
+        return [lorem] + [0] * 8, None
+    curly = text.count("{")
+    if c["drop_curly_bracket"] and curly:
+        return [lorem, curly] + [0] * 7, None
+    flt = ReferenceC4Filter(config=c)
+    kept: list[str] = []
+    removed = Counter()
+    for line in text.split("\n"):
+        if is_blank(line):
+            if kept and kept[-1] != "":
+                kept.append("")
+            continue
+        rule = flt._line_rule(line)
+        if rule is None:
+            kept.append(line)
+        else:
+            removed[rule] += 1
+    while kept and kept[-1] == "":
+        kept.pop()
+    n_removed = sum(removed.values())
+    new_text = "\n".join(kept) if n_removed else text
+    rules = ["long_word", "no_terminal_punct", "ellipsis", "few_words", "javascript", "policy"]
+    row = [lorem, curly, *[removed[r] for r in rules], count_sentences(new_text, flt.terminal)]
+    return row, (new_text if n_removed else None)
+
+
+def fineweb_quality_stats(text: str, terminal=TERMINAL_PUNCTUATION, short_line_length: int = 30) -> list[int]:
+    """native.FINEWEB_QUALITY_COLUMNS."""
+    lines = non_blank_lines(text)
+    return [
+        len(lines),
+        sum(ends_with_terminal(ln, terminal) for ln in lines),
+        sum(len(ln) <= short_line_length for ln in lines),
+        _dup_stats(lines)[1],
+        len(text.replace("\n", "")),
+        text.count("\n"),
+        len(words(text)),
+    ]
+
+
+assert BULLET_CHARS and CLOSING_CHARS  # the Rust side gets these from langmill.filters.text
