@@ -143,11 +143,12 @@ class InputReader(PipelineStep):
     # (row groups for Parquet), and skips the others before parsing them.
 
     def _rows_jsonl(self, path: str, part: int, parts: int):
+        source = self.source_name(path)
         with _open_binary(path) as raw:
             for line_no, line in enumerate(io.BufferedReader(raw) if path.endswith(".zst") else raw, 1):
                 if line_no % parts != part or not line.strip():
                     continue
-                where = f"{self.source_name(path)}:{line_no}"
+                where = f"{source}:{line_no}"
                 try:
                     record = json.loads(line.decode("utf-8"))
                 except UnicodeDecodeError as err:
@@ -162,6 +163,7 @@ class InputReader(PipelineStep):
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(path)
+        source = self.source_name(path)
         row_no = 0
         for group in range(parquet.num_row_groups):
             n_rows = parquet.metadata.row_group(group).num_rows
@@ -170,7 +172,7 @@ class InputReader(PipelineStep):
                 continue
             for record in parquet.read_row_group(group).to_pylist():
                 row_no += 1
-                where = f"{self.source_name(path)}:{row_no}"
+                where = f"{source}:{row_no}"
                 yield row_no, where, self._record_to_row(record, where)
 
     def _rows_text(self, path: str, part: int, parts: int):
