@@ -344,14 +344,14 @@ __all__ += [
 ]  # fmt: skip
 
 GOPHER_QUALITY_COLUMNS = (
-    "n_words", "word_chars", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines",
+    "n_words", "word_chars", "n_tokens", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines",
     "n_ellipsis_lines", "n_alpha_words", "n_stop_words",
 )  # fmt: skip
-# ... followed by one column per top n ("top_<n>gram_chars": count * chars of the most frequent
-# n-gram, 0 unless it occurs twice) and per dup n ("dup_<n>gram_chars").
+# ... followed by one column per top n ("top_<n>gram_chars": count * len(" ".join(ngram)) of the
+# most frequent token n-gram, ties to the first seen) and per dup n ("dup_<n>gram_chars":
+# datatrove's find_all_duplicate). Every fraction divides by n_chars = len(text).
 GOPHER_REPETITION_COLUMNS = (
-    "n_paras", "n_dup_paras", "para_chars", "dup_para_chars",
-    "n_lines", "n_dup_lines", "line_chars", "dup_line_chars", "word_chars",
+    "n_paras", "n_dup_paras", "dup_para_chars", "n_lines", "n_dup_lines", "dup_line_chars", "n_chars",
 )  # fmt: skip
 C4_COLUMNS = (
     "lorem_ipsum", "curly_bracket", "long_word", "no_terminal_punct", "ellipsis",
@@ -458,8 +458,8 @@ def _char_list(chars) -> list[str]:
 def gopher_quality_stats(
     texts: Any, *, stop_words=(), bullet_chars=None, closing_chars=None, threads: int = 0
 ) -> np.ndarray:
-    """int64 (n, 9) in GOPHER_QUALITY_COLUMNS order. `stop_words` must already be normalised
-    (`str.lower()`); an empty list gives n_stop_words = 0. Bullets and closing characters
+    """int64 (n, 10) in GOPHER_QUALITY_COLUMNS order. `stop_words` must already be normalised
+    (`str.lower()`); an empty list gives n_stop_words = 0 (else the number of distinct ones). Bullets and closing characters
     default to those of langmill.filters.text."""
     from langmill.filters import text as T
 
@@ -472,9 +472,9 @@ def gopher_quality_stats(
 
 
 def gopher_repetition_stats(texts: Any, *, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 10), threads: int = 0) -> np.ndarray:
-    """int64 (n, 9 + len(top_ns) + len(dup_ns)): GOPHER_REPETITION_COLUMNS, then
-    count*chars of the most frequent n-gram per top n (0 unless it occurs twice), then the
-    characters of words covered by repeated n-grams per dup n. Fractions divide by word_chars."""
+    """int64 (n, 7 + len(top_ns) + len(dup_ns)): GOPHER_REPETITION_COLUMNS, then
+    count * len(" ".join(ngram)) of the most frequent token n-gram per top n, then the
+    characters of repeated token n-grams per dup n (find_all_duplicate). Fractions divide by n_chars."""
     top = [_check_int("top n", x, 0, 2**31) for x in top_ns]
     dup = [_check_int("dup n", x, 0, 2**31) for x in dup_ns]
     n_cols = len(GOPHER_REPETITION_COLUMNS) + len(top) + len(dup)
@@ -505,8 +505,9 @@ def c4_stats(
 ):
     """int64 (n, 9) in C4_COLUMNS order, and (with kept_text) a list with, for each document
     whose lines were removed, its kept text (else None). Substrings must be lowercased already.
-    When a whole-document rule fires (lorem_ipsum / curly_bracket count > 0 and its drop_* flag
-    is set) the line columns are 0."""
+    lorem_ipsum / curly_bracket are 0 unless that whole-document rule fired (on a line the earlier
+    rules kept, datatrove's order); then they hold the count in the whole text and the other
+    columns are 0."""
     from langmill.filters import text as T
 
     terminal = list(T.TERMINAL_PUNCTUATION if terminal_punctuation is None else terminal_punctuation)

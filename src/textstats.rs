@@ -217,6 +217,69 @@ fn for_each_word(cps: &[u32], lo: usize, hi: usize, mut f: impl FnMut(usize, usi
     }
 }
 
+/// `text.TOKEN_INFIXES`: , ! ? ( ) [ ] < > = / " « » “ ” „
+#[inline(always)]
+fn is_token_infix(cp: u32) -> bool {
+    matches!(cp, 0x2C | 0x21 | 0x3F | 0x28 | 0x29 | 0x5B | 0x5D | 0x3C | 0x3E | 0x3D | 0x2F | 0x22 | 0xAB | 0xBB | 0x201C | 0x201D | 0x201E)
+}
+
+/// Tokens of a run of non-word, non-space code points: maximal runs of two or more "." are one
+/// token, every other code point is one.
+#[inline]
+fn punct_tokens(cps: &[u32], mut i: usize, hi: usize, f: &mut impl FnMut(usize, usize, bool)) {
+    while i < hi {
+        if cps[i] == 0x2E && i + 1 < hi && cps[i + 1] == 0x2E {
+            let s = i;
+            while i < hi && cps[i] == 0x2E {
+                i += 1;
+            }
+            f(s, i, false);
+        } else {
+            f(i, i + 1, false);
+            i += 1;
+        }
+    }
+}
+
+/// Calls `f(start, end, is_word_token)` for every token of `cps[lo..hi]` (text.tokens).
+#[inline]
+fn for_each_token(cps: &[u32], lo: usize, hi: usize, mut f: impl FnMut(usize, usize, bool)) {
+    let mut a = lo;
+    while a < hi {
+        if is_space(cps[a]) {
+            a += 1;
+            continue;
+        }
+        let mut b = a + 1;
+        while b < hi && !is_space(cps[b]) {
+            b += 1;
+        }
+        // chunk [a, b): prefix [a, i), middle [i, j), suffix [j, b)
+        let mut i = a;
+        while i < b && !is_word(cps[i]) {
+            i += 1;
+        }
+        let mut j = b;
+        while j > i && !is_word(cps[j - 1]) {
+            j -= 1;
+        }
+        punct_tokens(cps, a, i, &mut f);
+        if i < j {
+            let mut s = i;
+            for k in i + 1..j - 1 {
+                if is_token_infix(cps[k]) && is_word(cps[k - 1]) && is_word(cps[k + 1]) {
+                    f(s, k, true);
+                    f(k, k + 1, false);
+                    s = k + 1;
+                }
+            }
+            f(s, j, true);
+        }
+        punct_tokens(cps, j, b, &mut f);
+        a = b;
+    }
+}
+
 /// `line.strip()` as a code point range.
 #[inline]
 fn strip(cps: &[u32], mut lo: usize, mut hi: usize) -> (usize, usize) {
@@ -405,16 +468,18 @@ fn count_ascii_ci(hay: &[u8], needle: &[u8]) -> i64 {
 
 pub struct GopherQuality {
     pub bullets: CharSet,
+    /// Passed by the caller, unused since Gopher's ellipsis lines skip no closing quote.
+    #[allow(dead_code)]
     pub closing: CharSet,
     pub stop_words: Vec<Vec<u8>>,
 }
-pub const GQ_COLS: usize = 9;
+pub const GQ_COLS: usize = 10;
 
 pub struct GopherRepetition {
     pub top_ns: Vec<usize>,
     pub dup_ns: Vec<usize>,
 }
-pub const GR_BASE_COLS: usize = 9;
+pub const GR_BASE_COLS: usize = 7;
 
 pub struct C4 {
     pub terminal: Vec<Vec<u32>>,
@@ -472,10 +537,12 @@ struct Scratch {
     prefix: Vec<u64>,
     state: Vec<u64>,
     counts: Vec<(u32, u64)>,
-    marked: Vec<bool>,
     low: Vec<u8>,
     kept: Vec<Option<(u32, u32)>>,
-    stop: std::collections::HashSet<Vec<u8>>,
+    stop: std::collections::HashMap<Vec<u8>, u32>,
+    stop_seen: Vec<u64>,
+    doc_no: u64,
+    items: Vec<(u32, u32)>,
 }
 
 /// (count of repeated items, their characters), as `_dup_stats` (items by index).
@@ -499,12 +566,19 @@ fn dup_stats(
 
 fn gopher_quality(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut [i64]) {
     let cps = &s.cps;
-    let (mut n_words, mut word_chars, mut n_alpha, mut n_stop) = (0i64, 0i64, 0i64, 0i64);
+    let (mut n_words, mut word_chars, mut n_tokens, mut n_alpha, mut n_stop) = (0i64, 0i64, 0i64, 0i64, 0i64);
     let check_stop = !s.stop.is_empty();
+    s.doc_no += 1;
+    let doc_no = s.doc_no;
     let pos = &s.pos;
     let norm = &mut s.norm;
     let stop = &s.stop;
-    for_each_word(cps, 0, cps.len(), |a, b| {
+    let seen = &mut s.stop_seen;
+    for_each_token(cps, 0, cps.len(), |a, b, is_w| {
+        n_tokens += 1;
+        if !is_w {
+            return;
+        }
         n_words += 1;
         word_chars += (b - a) as i64;
         if cps[a..b].iter().any(|&c| class(c) & ALPHA != 0) {
@@ -513,8 +587,11 @@ fn gopher_quality(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut [i
         if check_stop {
             norm.clear();
             push_lower_word(&bytes[pos[a] as usize..pos[b] as usize], norm);
-            if stop.contains(norm.as_slice()) {
-                n_stop += 1;
+            if let Some(&k) = stop.get(norm.as_slice()) {
+                if seen[k as usize] != doc_no {
+                    seen[k as usize] = doc_no;
+                    n_stop += 1;
+                }
             }
         }
     });
@@ -533,20 +610,24 @@ fn gopher_quality(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut [i
         }
     }
     n_ellipsis += run / 3;
+    // text.doc_lines: split on "\n", without the final empty piece
     let (mut n_lines, mut n_bullet, mut n_ell_lines) = (0i64, 0i64, 0i64);
     let mut start = 0;
     for i in 0..=cps.len() {
         if i == cps.len() || cps[i] == 0x0A {
+            if i == cps.len() && start == i {
+                break;
+            }
+            n_lines += 1;
             let (lo, hi) = strip(cps, start, i);
             if lo < hi {
-                n_lines += 1;
                 n_bullet += p.bullets.contains(cps[lo]) as i64;
-                n_ell_lines += ends_with_ellipsis(cps, lo, hi, &p.closing) as i64;
+                n_ell_lines += ((cps[hi - 1] == 0x2026) || (hi - lo >= 3 && cps[hi - 3..hi] == [0x2E, 0x2E, 0x2E])) as i64;
             }
             start = i + 1;
         }
     }
-    row.copy_from_slice(&[n_words, word_chars, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop]);
+    row.copy_from_slice(&[n_words, word_chars, n_tokens, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop]);
 }
 
 /// Non-blank stripped lines of the document into s.lines (and their byte hashes).
@@ -587,69 +668,80 @@ fn line_bytes<'a>(bytes: &'a [u8], pos: &[u32], l: (u32, u32)) -> &'a [u8] {
     &bytes[pos[l.0 as usize] as usize..pos[l.1 as usize] as usize]
 }
 
-fn gopher_repetition(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &mut [i64]) {
-    collect_lines(bytes, s, true);
-    let (lines, hashes, paras, pos) = (&s.lines, &s.line_hash, &s.paras, &s.pos);
-    let line_len = |i: usize| (lines[i].1 - lines[i].0) as i64;
-    let line_eq = |i: usize, j: usize| hashes[i] == hashes[j] && line_bytes(bytes, pos, lines[i]) == line_bytes(bytes, pos, lines[j]);
-    // paragraphs
-    let para_len = |k: usize| {
-        let (a, b) = paras[k];
-        (a as usize..b as usize).map(line_len).sum::<i64>() + (b - a) as i64 - 1
-    };
-    let para_hash = |k: usize| {
-        let (a, b) = paras[k];
-        let mut h = (b - a) as u64;
-        for i in a..b {
-            h = (h.rotate_left(7) ^ hashes[i as usize]).wrapping_mul(K);
+/// Pieces of cps[lo..hi] between runs of at least `min_run` "\n" (re.split(r"\n{min_run,}")).
+fn split_newline_runs(cps: &[u32], lo: usize, hi: usize, min_run: usize, out: &mut Vec<(u32, u32)>) {
+    out.clear();
+    let mut start = lo;
+    let mut i = lo;
+    while i < hi {
+        if cps[i] != 0x0A {
+            i += 1;
+            continue;
         }
-        mix(h)
-    };
-    let para_eq = |k: usize, m: usize| {
-        let (a, b) = paras[k];
-        let (c, d) = paras[m];
-        b - a == d - c && (0..(b - a) as usize).all(|t| line_eq(a as usize + t, c as usize + t))
-    };
-    let (n_dup_para, dup_para_chars) = dup_stats(&mut s.table, paras.len(), para_hash, para_eq, para_len);
-    let para_chars: i64 = (0..paras.len()).map(para_len).sum();
-    let (n_dup_line, dup_line_chars) = dup_stats(&mut s.table, lines.len(), |i| hashes[i], line_eq, line_len);
-    let line_chars: i64 = (0..lines.len()).map(line_len).sum();
+        let mut j = i;
+        while j < hi && cps[j] == 0x0A {
+            j += 1;
+        }
+        if j - i >= min_run {
+            out.push((start as u32, i as u32));
+            start = j;
+        }
+        i = j;
+    }
+    out.push((start as u32, hi as u32));
+}
 
-    // normalised words -> ids
+fn gopher_repetition(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &mut [i64]) {
     let cps = &s.cps;
-    s.norm.clear();
+    let pos = &s.pos;
+    let n_chars = cps.len();
+    row.fill(0);
+    // paragraphs: re.split(r"\n{2,}", text.strip()); lines: re.split("\n+", text)
+    let (slo, shi) = strip(cps, 0, n_chars);
+    let mut dup = [(0i64, 0i64); 2];
+    let mut n_items = [0i64; 2];
+    for (u, (lo, hi, min_run)) in [(slo, shi, 2usize), (0, n_chars, 1usize)].into_iter().enumerate() {
+        split_newline_runs(cps, lo, hi, min_run, &mut s.items);
+        let items = &s.items;
+        s.line_hash.clear();
+        for &(a, b) in items.iter() {
+            s.line_hash.push(hash_bytes(line_bytes(bytes, pos, (a, b))));
+        }
+        let hashes = &s.line_hash;
+        let eq = |i: usize, j: usize| hashes[i] == hashes[j] && line_bytes(bytes, pos, items[i]) == line_bytes(bytes, pos, items[j]);
+        dup[u] = dup_stats(&mut s.table, items.len(), |i| hashes[i], eq, |i| (items[i].1 - items[i].0) as i64);
+        n_items[u] = items.len() as i64;
+    }
+    row[..GR_BASE_COLS].copy_from_slice(&[n_items[0], dup[0].0, dup[0].1, n_items[1], dup[1].0, dup[1].1, n_chars as i64]);
+
+    // tokens (case kept) -> ids
     s.word_spans.clear();
     s.ids.clear();
     s.lens.clear();
-    let mut n_words_est = 0;
-    for_each_word(cps, 0, cps.len(), |_, _| n_words_est += 1);
-    s.table.reset(n_words_est);
+    let mut n_tok_est = 0;
+    for_each_token(cps, 0, n_chars, |_, _, _| n_tok_est += 1);
+    s.table.reset(n_tok_est);
     {
-        let (norm, spans, ids, lens, table) = (&mut s.norm, &mut s.word_spans, &mut s.ids, &mut s.lens, &mut s.table);
-        for_each_word(cps, 0, cps.len(), |a, b| {
-            let start = norm.len();
-            let nchars = push_lower_word(&bytes[pos[a] as usize..pos[b] as usize], norm);
-            let h = hash_bytes(&norm[start..]);
+        let (spans, ids, lens, table) = (&mut s.word_spans, &mut s.ids, &mut s.lens, &mut s.table);
+        for_each_token(cps, 0, n_chars, |a, b, _| {
+            let tb = &bytes[pos[a] as usize..pos[b] as usize];
+            let h = hash_bytes(tb);
             let new_id = spans.len() as u32;
             let found = {
-                let norm_ref: &Vec<u8> = norm;
                 let spans_ref: &Vec<(u32, u32)> = spans;
                 table.find_or_insert(h, new_id, |j| {
                     let (x, y) = spans_ref[j as usize];
-                    norm_ref[x as usize..y as usize] == norm_ref[start..]
+                    &bytes[x as usize..y as usize] == tb
                 })
             };
             match found {
-                Some(id) => {
-                    norm.truncate(start);
-                    ids.push(id);
-                }
+                Some(id) => ids.push(id),
                 None => {
-                    spans.push((start as u32, norm.len() as u32));
+                    spans.push((pos[a], pos[b]));
                     ids.push(new_id);
                 }
             }
-            lens.push(nchars as u32);
+            lens.push((b - a) as u32);
         });
     }
     let ids = &s.ids;
@@ -662,28 +754,11 @@ fn gopher_repetition(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &
         acc += l as u64;
         s.prefix.push(acc);
     }
-    let total_chars = acc as i64;
     let prefix = &s.prefix;
-
-    row[..GR_BASE_COLS].copy_from_slice(&[
-        paras.len() as i64,
-        n_dup_para,
-        para_chars,
-        dup_para_chars,
-        lines.len() as i64,
-        n_dup_line,
-        line_chars,
-        dup_line_chars,
-        total_chars,
-    ]);
-    // n-gram hashes grow one word at a time: state[i] is hash_ids's running state of the
-    // n-gram starting at word i, for n = 1, 2, ... (so each n costs O(words), not O(n words)).
+    // n-gram hashes grow one token at a time: state[i] is the running hash of the n-gram
+    // starting at token i, for n = 1, 2, ... (so each n costs O(tokens), not O(n tokens)).
     let max_n = p.top_ns.iter().chain(&p.dup_ns).copied().max().unwrap_or(0);
-    let ncols = p.top_ns.len() + p.dup_ns.len();
-    for v in row[GR_BASE_COLS..GR_BASE_COLS + ncols].iter_mut() {
-        *v = 0;
-    }
-    if total_chars == 0 || max_n == 0 {
+    if max_n == 0 || w == 0 {
         return;
     }
     s.state.clear();
@@ -712,50 +787,40 @@ fn gopher_repetition(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &
                     None => s.counts.push((i as u32, 1)),
                 }
             }
-            let mut best = (0u64, 0u64);
+            // Counter.most_common(1): the highest count, ties to the n-gram seen first
+            let mut best = (0u64, 0u32);
             for &(st, cnt) in &s.counts {
-                if cnt >= best.0 {
-                    let chars = prefix[st as usize + n] - prefix[st as usize];
-                    best = best.max((cnt, chars));
+                if cnt > best.0 {
+                    best = (cnt, st);
                 }
             }
-            row[GR_BASE_COLS + k] = if best.0 > 1 { (best.0 * best.1) as i64 } else { 0 };
+            let st = best.1 as usize;
+            let chars = prefix[st + n] - prefix[st] + (n as u64 - 1);
+            row[GR_BASE_COLS + k] = (best.0 * chars) as i64;
         }
         for (k, &dn) in p.dup_ns.iter().enumerate() {
             if dn != n {
                 continue;
             }
             s.table.reset(m);
-            s.marked.clear();
-            s.marked.resize(w, false);
-            let mut covered_to = 0usize; // words before covered_to are already marked
-            for i in 0..m {
+            let mut chars = 0u64;
+            let mut i = 0usize;
+            while i < m {
                 let gram = &ids[i..i + n];
                 if s.table.find_or_insert(mix(state[i]), i as u32, |j| ids[j as usize..j as usize + n] == *gram).is_some() {
-                    for q in i.max(covered_to)..i + n {
-                        s.marked[q] = true;
-                    }
-                    covered_to = i + n;
+                    chars += prefix[i + n] - prefix[i];
+                    i += n;
+                } else {
+                    i += 1;
                 }
             }
-            row[GR_BASE_COLS + p.top_ns.len() + k] =
-                s.marked.iter().zip(lens.iter()).filter(|(m, _)| **m).map(|(_, &l)| l as i64).sum();
+            row[GR_BASE_COLS + p.top_ns.len() + k] = chars as i64;
         }
     }
 }
 
 fn c4(p: &C4, bytes: &[u8], s: &mut Scratch, row: &mut [i64], text_out: Option<&mut [u8]>) -> i64 {
     row.fill(0);
-    let lorem = count_ascii_ci(bytes, b"lorem ipsum");
-    row[0] = lorem;
-    if p.drop_lorem && lorem > 0 {
-        return -1;
-    }
-    let curly = bytes.iter().filter(|&&b| b == b'{').count() as i64;
-    row[1] = curly;
-    if p.drop_curly && curly > 0 {
-        return -1;
-    }
     let cps = &s.cps;
     let pos = &s.pos;
     let kept = &mut s.kept;
@@ -789,17 +854,26 @@ fn c4(p: &C4, bytes: &[u8], s: &mut Scratch, row: &mut [i64], text_out: Option<&
             Some(2)
         } else if n_w < p.min_words_per_line {
             Some(3)
-        } else if !p.js.is_empty() || !p.policy.is_empty() {
-            lower_line(bytes, cps, pos, lo, hi, &mut s.low);
-            if p.js.iter().any(|t| contains_bytes(&s.low, t)) {
+        } else {
+            let seg = &bytes[pos[lo] as usize..pos[hi] as usize];
+            if p.drop_lorem && count_ascii_ci(seg, b"lorem ipsum") > 0 {
+                row[0] = count_ascii_ci(bytes, b"lorem ipsum");
+                return -1;
+            }
+            let need_low = !p.js.is_empty() || !p.policy.is_empty();
+            if need_low {
+                lower_line(bytes, cps, pos, lo, hi, &mut s.low);
+            }
+            if need_low && p.js.iter().any(|t| contains_bytes(&s.low, t)) {
                 Some(4)
-            } else if p.policy.iter().any(|t| contains_bytes(&s.low, t)) {
+            } else if p.drop_curly && seg.contains(&b'{') {
+                row[1] = bytes.iter().filter(|&&b| b == b'{').count() as i64;
+                return -1;
+            } else if need_low && p.policy.iter().any(|t| contains_bytes(&s.low, t)) {
                 Some(5)
             } else {
                 None
             }
-        } else {
-            None
         };
         match rule {
             Some(r) => removed[r] += 1,
@@ -977,7 +1051,11 @@ pub fn run(
 
 fn init_scratch(k: &Kernel, s: &mut Scratch) {
     if let Kernel::GopherQuality(p) = k {
-        s.stop = p.stop_words.iter().cloned().collect();
+        for w in &p.stop_words {
+            let next = s.stop.len() as u32;
+            s.stop.entry(w.clone()).or_insert(next);
+        }
+        s.stop_seen = vec![0; s.stop.len()];
     }
 }
 
@@ -997,6 +1075,17 @@ mod tests {
         assert_eq!(words("EU:ssa rock'n'roll Pekin-era 4.5. www.yle.fi"), ["EU:ssa", "rock'n'roll", "Pekin-era", "4.5", "www.yle.fi"]);
         assert_eq!(words("pakkasessa . -- 'lainaus' a--b #tag …"), ["pakkasessa", "lainaus", "a", "b", "tag"]);
         assert_eq!(words("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
+    }
+
+    #[test]
+    fn token_definition() {
+        let t = "(Pekin-era). EU:ssa Modify/New any[0] ... a...b \"x\" 4.5.";
+        let cps: Vec<u32> = t.chars().map(|c| c as u32).collect();
+        let mut out: Vec<(String, bool)> = Vec::new();
+        for_each_token(&cps, 0, cps.len(), |a, b, w| out.push((cps[a..b].iter().map(|&c| char::from_u32(c).unwrap()).collect(), w)));
+        let toks: Vec<&str> = out.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(toks, ["(", "Pekin-era", ")", ".", "EU:ssa", "Modify", "/", "New", "any", "[", "0", "]", "...", "a...b", "\"", "x", "\"", "4.5", "."]);
+        assert_eq!(out.iter().filter(|(_, w)| *w).count(), 9);
     }
 
     #[test]

@@ -21,13 +21,18 @@ from langmill.filters.text import (
     ELLIPSES,
     TERMINAL_PUNCTUATION,
     count_sentences,
+    doc_lines,
+    ends_with_bare_ellipsis,
     ends_with_ellipsis,
     ends_with_terminal,
     is_blank,
     is_bullet_line,
+    is_word_token,
     non_blank_lines,
     normalise,
-    paragraphs,
+    repetition_lines,
+    repetition_paragraphs,
+    tokens,
     words,
 )
 
@@ -70,9 +75,9 @@ class _QualityFilter(CorpusFilter):
 
 
 class ReferenceGopherQualityFilter(_QualityFilter):
-    """Gopher's quality rules: document length, mean word length, '#' and ellipsis per word,
-    bullet and ellipsis lines, share of words with a letter, and a stop-word minimum that uses
-    the language's own stop words (FineWeb-2; an empty list turns the rule off)."""
+    """Gopher's quality rules on tokens (text.tokens): document length and mean word length
+    (word tokens), '#' and ellipsis per token, bullet and ellipsis lines over text.doc_lines,
+    share of tokens with a letter, and a minimum of distinct stop words (language's own list)."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -88,7 +93,8 @@ class ReferenceGopherQualityFilter(_QualityFilter):
     def _check(self, doc: Document) -> str | None:
         c = self.config
         text = doc.text
-        ws = words(text)
+        toks = tokens(text)
+        ws = [t for t in toks if is_word_token(t)]
         n = len(ws)
         if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
             return d or "doc_words=0"
@@ -99,24 +105,25 @@ class ReferenceGopherQualityFilter(_QualityFilter):
             return d
         if d := _too_high("mean_word_length", mean_len, c["max_mean_word_length"]):
             return d
-        if d := _too_high("hash_word_ratio", text.count("#") / n, c["max_hash_word_ratio"]):
+        n_tok = len(toks)
+        if d := _too_high("hash_word_ratio", text.count("#") / n_tok, c["max_hash_word_ratio"]):
             return d
         n_ellipsis = sum(text.count(e) for e in ELLIPSES)
-        if d := _too_high("ellipsis_word_ratio", n_ellipsis / n, c["max_ellipsis_word_ratio"]):
+        if d := _too_high("ellipsis_word_ratio", n_ellipsis / n_tok, c["max_ellipsis_word_ratio"]):
             return d
-        lines = non_blank_lines(text)
+        lines = doc_lines(text)
         if lines:
             bullets = sum(is_bullet_line(ln) for ln in lines) / len(lines)
             if d := _too_high("bullet_lines_ratio", bullets, c["max_bullet_lines_ratio"]):
                 return d
-            ell = sum(ends_with_ellipsis(ln) for ln in lines) / len(lines)
+            ell = sum(ends_with_bare_ellipsis(ln) for ln in lines) / len(lines)
             if d := _too_high("ellipsis_lines_ratio", ell, c["max_ellipsis_lines_ratio"]):
                 return d
-        alpha = sum(any(ch.isalpha() for ch in w) for w in ws) / n
+        alpha = sum(any(ch.isalpha() for ch in t) for t in toks) / n_tok
         if d := _too_low("alpha_words_ratio", alpha, c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
-            n_stop = sum(normalise(w) in self.stop_words for w in ws)
+            n_stop = len(self.stop_words & {normalise(t) for t in ws})
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
         return None
@@ -135,37 +142,31 @@ def _dup_stats(items: list[str]) -> tuple[int, int]:
     return n_dup, chars_dup
 
 
-def top_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
-    """Count times characters of the most frequent word n-gram (overlapping occurrences all
-    counted), over all word characters. Characters of an n-gram = sum of its words' lengths.
-    Ties between equally frequent n-grams take the one with the most characters. 0 when no
-    n-gram occurs twice."""
-    if total_chars == 0 or len(norm_words) < n:
-        return 0.0
-    counts = Counter(tuple(norm_words[i : i + n]) for i in range(len(norm_words) - n + 1))
-    best = (0, 0)
-    for gram, cnt in counts.items():
-        best = max(best, (cnt, sum(len(w) for w in gram)))
-    cnt, chars = best
-    return cnt * chars / total_chars if cnt > 1 else 0.0
+def top_ngram_chars(toks: list[str], n: int) -> int:
+    """datatrove's find_top_duplicate on `" ".join` n-grams of tokens: count x length of the most
+    frequent n-gram, ties to the one seen first (Counter.most_common); 0 when there is none."""
+    if n <= 0 or len(toks) < n:
+        return 0
+    counts = Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+    gram, cnt = counts.most_common(1)[0]
+    return cnt * (sum(len(t) for t in gram) + n - 1)
 
 
-def dup_ngram_char_frac(norm_words: list[str], n: int, total_chars: int) -> float:
-    """Share of word characters in words covered by a repeated n-gram occurrence: the n-gram
-    starting at word i is a repeat if the same n-gram starts at some j < i; its n words are then
-    marked, and each marked word's characters count once."""
-    if total_chars == 0 or len(norm_words) < n:
-        return 0.0
+def dup_ngram_chars(toks: list[str], n: int) -> int:
+    """datatrove's find_all_duplicate: characters of repeated n-grams, skipping n after each."""
+    if n <= 0:
+        return 0
     seen: set[tuple[str, ...]] = set()
-    marked = [False] * len(norm_words)
-    for i in range(len(norm_words) - n + 1):
-        gram = tuple(norm_words[i : i + n])
+    chars = i = 0
+    while i < len(toks) - n + 1:
+        gram = tuple(toks[i : i + n])
         if gram in seen:
-            for k in range(i, i + n):
-                marked[k] = True
+            chars += sum(len(t) for t in gram)
+            i += n
         else:
             seen.add(gram)
-    return sum(len(w) for w, m in zip(norm_words, marked) if m) / total_chars
+            i += 1
+    return chars
 
 
 class ReferenceGopherRepetitionFilter(_QualityFilter):
@@ -178,32 +179,32 @@ class ReferenceGopherRepetitionFilter(_QualityFilter):
     def _check(self, doc: Document) -> str | None:
         c = self.config
         text = doc.text
-        for unit, parts in (("para", paragraphs(text)), ("line", non_blank_lines(text))):
-            if not parts:
-                continue
+        n_chars = len(text)
+        if not n_chars:
+            return "empty=0"
+        for unit, parts in (("para", repetition_paragraphs(text)), ("line", repetition_lines(text))):
             n_dup, chars_dup = _dup_stats(parts)
             if d := _too_high(f"dup_{unit}_frac", n_dup / len(parts), c[f"max_dup_{unit}_frac"]):
                 return d
-            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / sum(len(p) for p in parts), c[f"max_dup_{unit}_char_frac"]):
+            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / n_chars, c[f"max_dup_{unit}_char_frac"]):
                 return d
-        norm = [normalise(w) for w in words(text)]
-        total_chars = sum(len(w) for w in norm)
+        toks = tokens(text)
         for n, limit in sorted((int(k), v) for k, v in (c["max_top_ngram_char_frac"] or {}).items()):
-            frac = top_ngram_char_frac(norm, n, total_chars)
-            if d := _too_high(f"top_{n}gram_char_frac", frac, limit):
+            if d := _too_high(f"top_{n}gram_char_frac", top_ngram_chars(toks, n) / n_chars, limit):
                 return d
         for n, limit in sorted((int(k), v) for k, v in (c["max_dup_ngram_char_frac"] or {}).items()):
-            frac = dup_ngram_char_frac(norm, n, total_chars)
-            if d := _too_high(f"dup_{n}gram_char_frac", frac, limit):
+            if d := _too_high(f"dup_{n}gram_char_frac", dup_ngram_chars(toks, n) / n_chars, limit):
                 return d
         return None
 
 
 class ReferenceC4Filter(_QualityFilter):
-    """C4's rules. Whole-document drops: 'lorem ipsum', '{'. Line removals (first matching rule
-    wins, in this order): a word longer than max_word_length, no terminal punctuation, ending in
-    an ellipsis, fewer than min_words_per_line words, a javascript substring, a policy
-    substring. doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
+    """C4's rules, in datatrove's order, line by line (first matching rule wins): remove a line
+    with a word longer than max_word_length, without terminal punctuation, ending in an ellipsis,
+    with fewer than min_words_per_line words; drop the whole document if the line contains
+    'lorem ipsum' (any case); remove it if it holds a javascript substring; drop the document if
+    it contains '{'; remove it if it holds a policy substring. So 'lorem ipsum' and '{' only
+    count in lines the earlier rules kept (the detail gives the count in the whole text). doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
     The doc is dropped if the kept text has fewer than min_sentences sentences (its text left
     as it was); otherwise, if lines were removed, the kept text replaces doc.text (kept lines
     unchanged, blank-line paragraph breaks kept, runs of blank lines collapsed to one empty
@@ -231,8 +232,12 @@ class ReferenceC4Filter(_QualityFilter):
         if c["min_words_per_line"] is not None and len(ws) < c["min_words_per_line"]:
             return "few_words"
         low = line.lower()
+        if c["drop_lorem_ipsum"] and "lorem ipsum" in low:
+            return "lorem_ipsum"
         if any(s in low for s in self.js):
             return "javascript"
+        if c["drop_curly_bracket"] and "{" in line:
+            return "curly_bracket"
         if any(s in low for s in self.policy):
             return "policy"
         return None
@@ -240,13 +245,6 @@ class ReferenceC4Filter(_QualityFilter):
     def _check(self, doc: Document) -> str | None:
         c = self.config
         text = doc.text
-        low = text.lower()
-        if c["drop_lorem_ipsum"] and "lorem ipsum" in low:
-            doc.metadata["c4_lines_removed"] = 0
-            return f"lorem_ipsum={low.count('lorem ipsum')}"
-        if c["drop_curly_bracket"] and "{" in text:
-            doc.metadata["c4_lines_removed"] = 0
-            return f"curly_bracket={text.count('{')}"
         kept: list[str] = []
         removed: Counter[str] = Counter()
         for line in text.split("\n"):
@@ -255,6 +253,12 @@ class ReferenceC4Filter(_QualityFilter):
                     kept.append("")
                 continue
             rule = self._line_rule(line)
+            if rule == "lorem_ipsum":
+                doc.metadata["c4_lines_removed"] = 0
+                return f"lorem_ipsum={text.lower().count('lorem ipsum')}"
+            if rule == "curly_bracket":
+                doc.metadata["c4_lines_removed"] = 0
+                return f"curly_bracket={text.count('{')}"
             if rule is None:
                 kept.append(line)
             else:
@@ -311,75 +315,42 @@ class ReferenceFineWebQualityFilter(_QualityFilter):
 
 def gopher_quality_stats(text: str, stop_words=frozenset()) -> list[int]:
     """native.GOPHER_QUALITY_COLUMNS."""
-    ws = words(text)
-    lines = non_blank_lines(text)
+    toks = tokens(text)
+    ws = [t for t in toks if is_word_token(t)]
+    lines = doc_lines(text)
     return [
         len(ws),
         sum(len(w) for w in ws),
+        len(toks),
         text.count("#"),
         sum(text.count(e) for e in ELLIPSES),
         len(lines),
         sum(is_bullet_line(ln) for ln in lines),
-        sum(ends_with_ellipsis(ln) for ln in lines),
-        sum(any(ch.isalpha() for ch in w) for w in ws),
-        sum(normalise(w) in stop_words for w in ws) if stop_words else 0,
+        sum(ends_with_bare_ellipsis(ln) for ln in lines),
+        sum(any(ch.isalpha() for ch in t) for t in toks),
+        len(stop_words & {normalise(w) for w in ws}) if stop_words else 0,
     ]
-
-
-def top_ngram_chars(norm_words: list[str], n: int) -> int:
-    """count * chars of the most frequent n-gram (the numerator of top_ngram_char_frac)."""
-    if len(norm_words) < n or not sum(len(w) for w in norm_words):
-        return 0
-    counts = Counter(tuple(norm_words[i : i + n]) for i in range(len(norm_words) - n + 1))
-    best = (0, 0)
-    for gram, cnt in counts.items():
-        best = max(best, (cnt, sum(len(w) for w in gram)))
-    return best[0] * best[1] if best[0] > 1 else 0
-
-
-def dup_ngram_chars(norm_words: list[str], n: int) -> int:
-    """Characters of words covered by repeated n-grams (the numerator of dup_ngram_char_frac)."""
-    if len(norm_words) < n:
-        return 0
-    seen: set[tuple[str, ...]] = set()
-    marked = [False] * len(norm_words)
-    for i in range(len(norm_words) - n + 1):
-        gram = tuple(norm_words[i : i + n])
-        if gram in seen:
-            for k in range(i, i + n):
-                marked[k] = True
-        else:
-            seen.add(gram)
-    return sum(len(w) for w, m in zip(norm_words, marked) if m)
 
 
 def gopher_repetition_stats(text: str, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 10)) -> list[int]:
     """native.GOPHER_REPETITION_COLUMNS, then the top and dup n-gram numerators."""
-    paras = paragraphs(text)
-    lines = non_blank_lines(text)
+    paras = repetition_paragraphs(text)
+    lines = repetition_lines(text)
     n_dup_para, dup_para_chars = _dup_stats(paras)
     n_dup_line, dup_line_chars = _dup_stats(lines)
-    norm = [normalise(w) for w in words(text)]
-    total = sum(len(w) for w in norm)
+    toks = tokens(text)
     return [
-        len(paras), n_dup_para, sum(len(p) for p in paras), dup_para_chars,
-        len(lines), n_dup_line, sum(len(ln) for ln in lines), dup_line_chars,
-        total,
-        *[top_ngram_chars(norm, n) if total else 0 for n in top_ns],
-        *[dup_ngram_chars(norm, n) if total else 0 for n in dup_ns],
+        len(paras), n_dup_para, dup_para_chars,
+        len(lines), n_dup_line, dup_line_chars,
+        len(text),
+        *[top_ngram_chars(toks, n) for n in top_ns],
+        *[dup_ngram_chars(toks, n) for n in dup_ns],
     ]  # fmt: skip
 
 
 def c4_stats(text: str, config: dict) -> tuple[list[int], str | None]:
     """(native.C4_COLUMNS, kept text or None when no line was removed) for a full c4 config."""
     c = config
-    low = text.lower()
-    lorem = low.count("lorem ipsum")
-    if c["drop_lorem_ipsum"] and lorem:
-        return [lorem] + [0] * 8, None
-    curly = text.count("{")
-    if c["drop_curly_bracket"] and curly:
-        return [lorem, curly] + [0] * 7, None
     flt = ReferenceC4Filter(config=c)
     kept: list[str] = []
     removed = Counter()
@@ -389,6 +360,10 @@ def c4_stats(text: str, config: dict) -> tuple[list[int], str | None]:
                 kept.append("")
             continue
         rule = flt._line_rule(line)
+        if rule == "lorem_ipsum":
+            return [text.lower().count("lorem ipsum")] + [0] * 8, None
+        if rule == "curly_bracket":
+            return [0, text.count("{")] + [0] * 7, None
         if rule is None:
             kept.append(line)
         else:
@@ -398,7 +373,7 @@ def c4_stats(text: str, config: dict) -> tuple[list[int], str | None]:
     n_removed = sum(removed.values())
     new_text = "\n".join(kept) if n_removed else text
     rules = ["long_word", "no_terminal_punct", "ellipsis", "few_words", "javascript", "policy"]
-    row = [lorem, curly, *[removed[r] for r in rules], count_sentences(new_text, flt.terminal)]
+    row = [0, 0, *[removed[r] for r in rules], count_sentences(new_text, flt.terminal)]
     return row, (new_text if n_removed else None)
 
 

@@ -252,15 +252,19 @@ def test_ten_megabyte_document():
     cfg, _ = load_quality_config("fi")
     got = native_stats([big, unit], cfg)
     gq_big, gq_unit = got["gopher_quality"]
-    for col in ("n_words", "word_chars", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines", "n_alpha_words", "n_stop_words"):
+    for col in ("n_words", "word_chars", "n_tokens", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines", "n_ellipsis_lines", "n_alpha_words"):
         i = native.GOPHER_QUALITY_COLUMNS.index(col)
         assert gq_big[i] == k * gq_unit[i], col
+    i = native.GOPHER_QUALITY_COLUMNS.index("n_stop_words")
+    assert gq_big[i] == gq_unit[i] > 0  # distinct stop words
     fw_big, fw_unit = got["fineweb_quality"]
     assert fw_big[0] == k * fw_unit[0] and fw_big[5] == k * fw_unit[5] and fw_big[4] == k * fw_unit[4]
     gr_big, gr_unit = got["gopher_repetition"]
-    assert fw_big[3] == fw_unit[3] + (k - 1) * gr_unit[6]  # every line of a later copy is a duplicate
+    line_chars = sum(len(ln) for ln in T.non_blank_lines(unit))
+    assert fw_big[3] == fw_unit[3] + (k - 1) * line_chars  # every line of a later copy is a duplicate
     assert gr_unit[0] == 1 and gr_big[:2] == [k, k - 1]  # one paragraph per copy
-    assert gr_big[5] == gr_big[4] - gr_unit[4] + gr_unit[5]
+    assert gr_big[4] == gr_big[3] - gr_unit[3] + gr_unit[4]
+    assert gr_big[6] == len(big) and gr_unit[6] == len(unit)
     (c4_row, kept), _ = got["c4"]
     assert c4_row[8] > 0 and (kept is None or len(kept) < len(big))
 

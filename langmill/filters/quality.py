@@ -83,9 +83,10 @@ class _QualityFilter(CorpusFilter):
 
 
 class GopherQualityFilter(_QualityFilter):
-    """Gopher's quality rules: document length, mean word length, '#' and ellipsis per word,
-    bullet and ellipsis lines, share of words with a letter, and a stop-word minimum that uses
-    the language's own stop words (FineWeb-2; an empty list turns the rule off)."""
+    """Gopher's quality rules: document length and mean word length (word tokens), '#' and
+    ellipsis per token, bullet and ellipsis lines (blank lines count, as in datatrove), share of
+    tokens with a letter, and a minimum of distinct stop words that uses the language's own
+    stop words (FineWeb-2; an empty list turns the rule off). Tokens: langmill.filters.text."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -108,7 +109,7 @@ class GopherQualityFilter(_QualityFilter):
 
     def _decide(self, row: list[int]) -> str | None:
         c = self.config
-        n, word_chars, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop = row
+        n, word_chars, n_tok, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop = row
         if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
             return d or "doc_words=0"
         if d := _too_high("doc_words", n, c["max_doc_words"]):
@@ -118,16 +119,16 @@ class GopherQualityFilter(_QualityFilter):
             return d
         if d := _too_high("mean_word_length", mean_len, c["max_mean_word_length"]):
             return d
-        if d := _too_high("hash_word_ratio", n_hash / n, c["max_hash_word_ratio"]):
+        if d := _too_high("hash_word_ratio", n_hash / n_tok, c["max_hash_word_ratio"]):
             return d
-        if d := _too_high("ellipsis_word_ratio", n_ellipsis / n, c["max_ellipsis_word_ratio"]):
+        if d := _too_high("ellipsis_word_ratio", n_ellipsis / n_tok, c["max_ellipsis_word_ratio"]):
             return d
         if n_lines:
             if d := _too_high("bullet_lines_ratio", n_bullet / n_lines, c["max_bullet_lines_ratio"]):
                 return d
             if d := _too_high("ellipsis_lines_ratio", n_ell_lines / n_lines, c["max_ellipsis_lines_ratio"]):
                 return d
-        if d := _too_low("alpha_words_ratio", n_alpha / n, c["min_alpha_words_ratio"]):
+        if d := _too_low("alpha_words_ratio", n_alpha / n_tok, c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
@@ -139,10 +140,11 @@ class GopherRepetitionFilter(_QualityFilter):
     """Gopher's repetition rules: duplicate lines/paragraphs (share and characters), the top
     word 2-4-gram's character share, and the character share of repeated 5-10-grams.
 
-    Top n-gram: count times characters of the most frequent word n-gram (overlapping
-    occurrences all counted), over all word characters; ties take the n-gram with the most
-    characters; 0 when no n-gram occurs twice. Duplicate n-grams: share of word characters in
-    words covered by an n-gram occurrence that already started earlier."""
+    datatrove's definitions (langmill.filters.text): paragraphs re.split(r"\n{2,}", text.strip()),
+    lines re.split("\n+", text), every character fraction over len(text). Top n-gram: count
+    times len(" ".join(ngram)) of the most frequent token n-gram (overlapping occurrences all
+    counted, ties to the first seen, counted even when it occurs once). Duplicate n-grams:
+    characters of token n-grams equal to an earlier one, the scan jumping n tokens after each."""
 
     name = "👯 Gopher repetition (langmill)"
     reason = "gopher_repetition"
@@ -161,21 +163,21 @@ class GopherRepetitionFilter(_QualityFilter):
 
     def _decide(self, row: list[int]) -> str | None:
         c = self.config
-        n_paras, n_dup_paras, para_chars, dup_para_chars, n_lines, n_dup_lines, line_chars, dup_line_chars, total = row[:9]
-        for unit, n_parts, n_dup, chars, chars_dup in (
-            ("para", n_paras, n_dup_paras, para_chars, dup_para_chars),
-            ("line", n_lines, n_dup_lines, line_chars, dup_line_chars),
+        n_paras, n_dup_paras, dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars = row[:7]
+        if not n_chars:
+            return "empty=0"
+        for unit, n_parts, n_dup, chars_dup in (
+            ("para", n_paras, n_dup_paras, dup_para_chars),
+            ("line", n_lines, n_dup_lines, dup_line_chars),
         ):
-            if not n_parts:
-                continue
             if d := _too_high(f"dup_{unit}_frac", n_dup / n_parts, c[f"max_dup_{unit}_frac"]):
                 return d
-            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / chars, c[f"max_dup_{unit}_char_frac"]):
+            if d := _too_high(f"dup_{unit}_char_frac", chars_dup / n_chars, c[f"max_dup_{unit}_char_frac"]):
                 return d
-        k = 9
+        k = 7
         for kind, rules in (("top", self._top), ("dup", self._dup)):
             for n, limit in rules:
-                frac = row[k] / total if total else 0.0
+                frac = row[k] / n_chars
                 k += 1
                 if d := _too_high(f"{kind}_{n}gram_char_frac", frac, limit):
                     return d
@@ -186,10 +188,12 @@ _C4_RULES = ("long_word", "no_terminal_punct", "ellipsis", "few_words", "javascr
 
 
 class C4Filter(_QualityFilter):
-    """C4's rules. Whole-document drops: 'lorem ipsum', '{'. Line removals (first matching rule
-    wins, in this order): a word longer than max_word_length, no terminal punctuation, ending in
-    an ellipsis, fewer than min_words_per_line words, a javascript substring, a policy
-    substring. doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
+    """C4's rules, in datatrove's order, line by line (first matching rule wins): remove a line
+    with a word longer than max_word_length, without terminal punctuation, ending in an ellipsis,
+    with fewer than min_words_per_line words; drop the whole document if the line contains
+    'lorem ipsum' (any case); remove it if it holds a javascript substring; drop the document if
+    it contains '{'; remove it if it holds a policy substring. So 'lorem ipsum' and '{' only
+    count in lines the earlier rules kept (the detail gives the count in the whole text). doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
     The doc is dropped if the kept text has fewer than min_sentences sentences (its text left
     as it was); otherwise, if lines were removed, the kept text replaces doc.text (kept lines
     unchanged, blank-line paragraph breaks kept, runs of blank lines collapsed to one empty

@@ -41,6 +41,37 @@ sentence (used by C4's minimum-sentence rule)
     piece (including a trailing piece with no terminator) that contains at least one word
     character is one sentence. The sentence count of a text is the sum over its lines. This
     over-counts abbreviations ("esim. näin" = 2) and is good enough for a minimum-count rule.
+token (Gopher quality, Gopher repetition: datatrove counts spaCy tokens, punctuation included)
+    A fast approximation of the spaCy blank-tokenizer tokens datatrove uses: split the text on
+    whitespace (`str.split()`); from each chunk peel off leading and trailing non-word code
+    points, each as its own token except that a run of two or more "." is one token ("...");
+    what remains (it starts and ends with a word character) is cut at every character of
+    `TOKEN_INFIXES` that has a word character immediately on both sides, that character being a
+    token of its own ("Modify/New" -> "Modify", "/", "New"; "any[0" -> "any", "[", "0"). So
+    "(Pekin-era)." gives "(", "Pekin-era", ")", "." and "EU:ssa" stays one token. Measured on
+    the benchmark documents: 0.7 % more tokens than spaCy "fi", identical token lists for 65 %
+    of documents, counts within 1 % for 80 %.
+word token
+    A token holding at least one word character (datatrove's "non-symbol word": any character
+    outside its punctuation set). Gopher's document length and mean word length count these.
+document lines (Gopher quality)
+    `text.splitlines()` as datatrove does, for text whose only line break is U+000A:
+    `text.split("\n")` without the final empty piece when the text ends with "\n"; blank lines
+    count. A bullet line starts, after leading whitespace, with a `BULLET_CHARS` character; an
+    ellipsis line ends, before trailing whitespace, with "..." or "…" (closing quotes not skipped).
+repetition paragraphs and lines (Gopher repetition, datatrove's definitions)
+    Paragraphs: `re.split(r"\n{2,}", text.strip())`; lines: `re.split("\n+", text)` (not
+    stripped; a leading or trailing newline gives an empty first or last piece). An item is a
+    duplicate when an equal item came earlier; its characters count, and every character fraction
+    divides by `len(text)`.
+repetition n-grams (datatrove's constructions, on tokens, case kept)
+    Top n-gram: of the n-grams of consecutive tokens (overlapping), the most frequent one, ties
+    going to the one that occurs first; its value is count x (sum of its token lengths + n - 1),
+    the length of `" ".join(ngram)` times its count, even when it occurs once. Duplicate
+    n-grams: scan i = 0, 1, ...; when the n-gram at i equals an earlier-seen n-gram, add the sum of
+    its token lengths and jump to i + n, else remember it and go to i + 1 (datatrove's
+    `find_all_duplicate`; n-grams compare as token tuples, where datatrove compares the joined
+    strings, which only differs when different tokenisations concatenate to the same text).
 line ends with terminal punctuation
     After removing trailing whitespace and then trailing `CLOSING_CHARS` (closing quotes and
     brackets), the line is non-empty and its last code point is in the given terminal set.
@@ -49,10 +80,14 @@ line ends with terminal punctuation
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
 WORD_JOINERS = frozenset("'\u2019-\u2010:.")
+
+# Characters that split a token when a word character is on both sides (spaCy's infixes, simplified).
+TOKEN_INFIXES = frozenset(',!?()[]<>=/"\u00ab\u00bb\u201c\u201d\u201e')
 
 # Sentence-final punctuation across scripts; languages may override it in their config. The Greek
 # question mark U+037E is absent on purpose: NFC turns it into ";", which ends no sentence elsewhere.
@@ -86,8 +121,9 @@ TERMINAL_PUNCTUATION = (
 # Danish quotes »like this« while French quotes «like this».
 CLOSING_CHARS = "\"'\u201d\u201c\u2019\u2018\u00bb\u00ab\u203a\u2039)]\u300d\u300f\uff09"
 
-# Characters that mark a bulleted line when they are the first non-space character.
-BULLET_CHARS = frozenset("•‣⁃◦∙·●○▪▫■□►▶▸➢➤✓✔*-")
+# Characters that mark a bulleted line when they are the first non-space character: Gopher's (and
+# datatrove's) bullet "•" and the hyphen-minus.
+BULLET_CHARS = frozenset("•-")
 
 ELLIPSES = ("...", "\u2026")
 
@@ -118,6 +154,69 @@ def words(text: str) -> list[str]:
                 break
         out.append(text[start:i])
     return out
+
+
+def tokens(text: str) -> list[str]:
+    """The tokens of `text`, in order (see the module docstring)."""
+    out: list[str] = []
+    for chunk in text.split():
+        i, j = 0, len(chunk)
+        pre: list[str] = []
+        suf: list[str] = []
+        while i < j and not is_word_char(chunk[i]):
+            if chunk[i] == "." and i + 1 < j and chunk[i + 1] == ".":
+                s = i
+                while i < j and chunk[i] == ".":
+                    i += 1
+                pre.append(chunk[s:i])
+            else:
+                pre.append(chunk[i])
+                i += 1
+        while j > i and not is_word_char(chunk[j - 1]):
+            if chunk[j - 1] == "." and j - 2 >= i and chunk[j - 2] == ".":
+                e = j
+                while j > i and chunk[j - 1] == ".":
+                    j -= 1
+                suf.append(chunk[j:e])
+            else:
+                suf.append(chunk[j - 1])
+                j -= 1
+        out += pre
+        s = i
+        for k in range(i + 1, j - 1):
+            if chunk[k] in TOKEN_INFIXES and is_word_char(chunk[k - 1]) and is_word_char(chunk[k + 1]):
+                out.append(chunk[s:k])
+                out.append(chunk[k])
+                s = k + 1
+        if s < j:
+            out.append(chunk[s:j])
+        out += suf[::-1]
+    return out
+
+
+def is_word_token(token: str) -> bool:
+    return any(is_word_char(ch) for ch in token)
+
+
+def doc_lines(text: str) -> list[str]:
+    """Gopher quality's lines: `text.splitlines()` for "\n"-only text (blank lines included)."""
+    parts = text.split("\n")
+    if parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def ends_with_bare_ellipsis(line: str) -> bool:
+    """Gopher quality's ellipsis line: "..." or "…" before trailing whitespace."""
+    return line.rstrip().endswith(ELLIPSES)
+
+
+def repetition_paragraphs(text: str) -> list[str]:
+    return re.split(r"\n{2,}", text.strip())
+
+
+def repetition_lines(text: str) -> list[str]:
+    return re.split("\n+", text)
 
 
 def normalise(word: str) -> str:
