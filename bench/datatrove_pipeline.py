@@ -50,7 +50,7 @@ def local_ft176(languages: list[str]):
     return LocalFT176(languages)
 
 
-def pipeline(input_path: Path, out_dir: Path) -> list:
+def pipeline(input_path: Path, out_dir: Path, with_lid: bool = True) -> list:
     from datatrove.pipeline.filters import (
         C4QualityFilter,
         FineWebQualityFilter,
@@ -73,7 +73,7 @@ def pipeline(input_path: Path, out_dir: Path) -> list:
     lid.model = local_ft176([LANG])
     return [
         JsonlReader(str(input_path.parent), glob_pattern=input_path.name),
-        lid,
+        *([lid] if with_lid else []),
         GopherRepetitionFilter(language=LANG),
         GopherQualityFilter(language=LANG),
         C4QualityFilter(language=LANG),
@@ -86,7 +86,8 @@ def main() -> None:
     from datatrove.executor import LocalPipelineExecutor
 
     input_path, out_dir = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
-    LocalPipelineExecutor(pipeline(input_path, out_dir), tasks=1, workers=1, logging_dir=str(out_dir / "logs")).run()
+    with_lid = "--no-lid" not in sys.argv[3:]  # --no-lid: the filter chain alone, on every document
+    LocalPipelineExecutor(pipeline(input_path, out_dir, with_lid), tasks=1, workers=1, logging_dir=str(out_dir / "logs")).run()
 
 
 if __name__ == "__main__":

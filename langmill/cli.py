@@ -98,7 +98,8 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
             _fail(f"{out} is not a langmill output folder; refusing to delete it with --overwrite")
         shutil.rmtree(out)
     job = CorpusJob(files=files, lang=lang, out=out, config=config, text_key=text_key, id_key=id_key, split=split,
-                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose)
+                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose,
+                    fork_workers=True)
     fingerprint = {"files": files, "lang": lang, "config": config, "text_key": text_key, "id_key": id_key, "split": split, "tasks": job.tasks}
     fingerprint_path = os.path.join(job.out, "logs", "job.json")
     if os.path.exists(fingerprint_path):

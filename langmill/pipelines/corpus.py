@@ -49,6 +49,11 @@ class CorpusJob:
     workers: int = 1
     executor: str = "local"
     verbose: bool = False
+    # Fork filter workers straight from this process: they start at once, without re-importing
+    # every module. Safe for the CLI, whose process has done no polars/arrow work before the
+    # filter stage (the filter steps use neither polars nor arrow's thread pool); a program that
+    # runs polars in other threads at the same time should keep datatrove's forkserver (False).
+    fork_workers: bool = False
 
     def __post_init__(self):
         self.lang = canonical_lang(self.lang)
@@ -101,16 +106,20 @@ def build_executors(job: CorpusJob) -> list:
     for stage, (pipeline, tasks) in stage_pipelines(job).items():
         logging_dir = os.path.join(job.out, "logs", stage)
         previous = executors[-1] if executors else None
-        if job.executor == "local" and job.verbose:
+        if job.executor == "local":
             from datatrove.executor import LocalPipelineExecutor
 
-            executor = LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(job.workers, tasks), logging_dir=logging_dir, depends=previous)
-        elif job.executor == "local":
             from langmill.executors import QuietLocalExecutor
 
-            executor = QuietLocalExecutor(
-                pipeline, tasks=tasks, workers=min(job.workers, tasks), logging_dir=logging_dir, depends=previous, stage=stage
-            )
+            # Only the filter stage is worth worker processes: `apply` is a few polars calls per
+            # shard, which use every core by themselves.
+            workers = min(job.workers, tasks) if stage == "filter" else 1
+            start = "fork" if job.fork_workers and stage == "filter" else "forkserver"
+            options = dict(tasks=tasks, workers=workers, logging_dir=logging_dir, depends=previous, start_method=start)
+            if job.verbose:
+                executor = LocalPipelineExecutor(pipeline, **options)
+            else:
+                executor = QuietLocalExecutor(pipeline, stage=stage, **options)
         elif job.executor == "slurm":
             from datatrove.executor import SlurmPipelineExecutor
 
@@ -138,11 +147,6 @@ def run_corpus(job: CorpusJob) -> None:
     if job.workers > 1 and job.executor == "local":
         # Worker processes already use every core; Rust threads inside them would only compete.
         os.environ.setdefault("LANGMILL_THREADS", "1")
-        # Workers are forked from datatrove's forkserver: import the heavy modules there once,
-        # not in every worker of every stage.
-        import multiprocess
-
-        multiprocess.get_context("forkserver").set_forkserver_preload(["langmill.pipelines.corpus", "fasttext"])
     executors = build_executors(job)
     if job.executor != "local":
         # The last stage runs (ray) or submits (slurm) its dependencies first (datatrove's `depends`).
