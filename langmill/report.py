@@ -54,10 +54,10 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
     kept = (
         _scan(os.path.join(out, "data"), schemas.CORPUS)
         .select("lang", "minhash_cluster_size", pl.col("text").str.len_chars().alias("chars"), pl.col("text").str.len_bytes().alias("bytes"))
-        .collect()
+        .collect(engine="streaming")
     )
     excluded_lf = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED)
-    excluded = excluded_lf.select("reason", "lang").collect()
+    excluded = excluded_lf.select("reason", "lang").collect(engine="streaming")
     steps = {stage: task_stats(os.path.join(out, "logs", stage)) for stage in stages}
     filter_steps = steps.get("filter", {})
     reader = next((v for k, v in filter_steps.items() if "READER" in k), {})

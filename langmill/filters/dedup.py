@@ -156,32 +156,61 @@ class ApplyDedup(PipelineStep):
         path = os.path.join(self.stage_dir, f"{rank:05d}.parquet")
         if not os.path.exists(path):
             return
+        decisions = (
+            pl.scan_parquet(os.path.join(self.decisions_dir, DECISIONS_FILE))
+            .filter(pl.col("shard") == rank)
+            .select("row", "reason", "kept_id", "cluster_size")
+            .collect()
+        )
+        outputs = {
+            "data": _ShardOutput(os.path.join(self.out_dir, "data", f"{rank:05d}.parquet"), schemas.CORPUS),
+            "excluded": _ShardOutput(os.path.join(self.out_dir, "excluded", f"dedup-{rank:05d}.parquet"), schemas.EXCLUDED),
+        }
+        # One row group at a time: memory stays flat however large the shard is.
+        staged = pq.ParquetFile(path)
+        first_row = 0
         with self.track_time():
-            staged = pl.read_parquet(path).with_row_index("row")
-            decisions = (
-                pl.scan_parquet(os.path.join(self.decisions_dir, DECISIONS_FILE))
-                .filter(pl.col("shard") == rank)
-                .select("row", "reason", "kept_id", "cluster_size")
-                .collect()
-                .with_columns(pl.col("row").cast(pl.UInt32))
-            )
-            rows = staged.join(decisions, on="row", how="left").sort("row")
-            kept = rows.filter(pl.col("reason").is_null()).with_columns(
-                pl.col("cluster_size").fill_null(1).cast(pl.Int32).alias("minhash_cluster_size")
-            )
-            dropped = rows.filter(pl.col("reason").is_not_null()).with_columns(pl.col("kept_id").alias("detail"))
-            for folder, name, frame, schema in (
-                ("data", f"{rank:05d}.parquet", kept, schemas.CORPUS),
-                ("excluded", f"dedup-{rank:05d}.parquet", dropped, schemas.EXCLUDED),
-            ):
-                os.makedirs(os.path.join(self.out_dir, folder), exist_ok=True)
-                target = os.path.join(self.out_dir, folder, name)
-                if frame.height == 0:
-                    if os.path.exists(target):
-                        os.remove(target)
-                    continue
-                _atomic_write(frame.select(schema.names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(schema), target)
-        self.stat_update("kept", value=kept.height)
-        self.stat_update("dropped", value=dropped.height)
+            for group in range(staged.num_row_groups):
+                rows = pl.from_arrow(staged.read_row_group(group)).with_row_index("row", offset=first_row)
+                first_row += rows.height
+                rows = rows.with_columns(pl.col("row").cast(pl.Int64)).join(decisions, on="row", how="left", maintain_order="left")
+                kept = rows.filter(pl.col("reason").is_null()).with_columns(
+                    pl.col("cluster_size").fill_null(1).cast(pl.Int32).alias("minhash_cluster_size")
+                )
+                dropped = rows.filter(pl.col("reason").is_not_null()).with_columns(pl.col("kept_id").alias("detail"))
+                outputs["data"].write(kept)
+                outputs["excluded"].write(dropped)
+            for output in outputs.values():
+                output.close()
+        self.stat_update("kept", value=outputs["data"].rows)
+        self.stat_update("dropped", value=outputs["excluded"].rows)
         return
         yield
+
+
+class _ShardOutput:
+    """A Parquet file written batch by batch to a temporary name, renamed when complete (a killed
+    task never leaves a half file); no file at all when no row was written."""
+
+    def __init__(self, target: str, schema: pa.Schema):
+        self.target, self.schema, self.rows = target, schema, 0
+        self.tmp = f"{target}.tmp-{os.getpid()}"
+        self.writer = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        if self.writer is None:
+            os.makedirs(os.path.dirname(self.target), exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        table = frame.select(self.schema.names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self.schema)
+        self.writer.write_table(table, row_group_size=100_000)
+        self.rows += frame.height
+
+    def close(self) -> None:
+        if self.writer is None:
+            if os.path.exists(self.target):
+                os.remove(self.target)  # a rerun that now writes nothing
+            return
+        self.writer.close()
+        os.replace(self.tmp, self.target)
