@@ -11,6 +11,9 @@ import os
 import time
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
 from langmill import schemas
@@ -44,20 +47,45 @@ def task_stats(logging_dir: str) -> dict[str, dict]:
     return merged
 
 
-def _scan(folder: str, schema) -> pl.LazyFrame:
-    files = sorted(glob.glob(os.path.join(folder, "*.parquet")))
-    return pl.scan_parquet(files) if files else pl.from_arrow(schema.empty_table()).lazy()
+def _per_row(folder: str, schema: pa.Schema, columns: list[str]) -> pl.DataFrame:
+    """`columns` of every shard in `folder`, with `text` replaced by its length in characters and
+    bytes; read in small batches, so the texts are never all in memory."""
+    parts = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
+        for table in pq.ParquetFile(path).iter_batches(batch_size=2048, columns=[*columns, "text"]):
+            text = table.column("text")
+            parts.append(
+                pl.from_arrow(table.select(columns)).with_columns(
+                    chars=pl.Series(pc.utf8_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
+                    bytes=pl.Series(pc.binary_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
+                )
+            )
+    if not parts:
+        return pl.from_arrow(schema.empty_table().select(columns)).with_columns(chars=pl.lit(0, pl.Int64), bytes=pl.lit(0, pl.Int64)).clear()
+    return pl.concat(parts)
+
+
+def _examples(folder: str, per_reason: int) -> dict[str, list[dict]]:
+    """The first `per_reason` rows of each reason (text cut to 200 characters), reading no more
+    of each file than needed."""
+    found: dict[str, list[dict]] = {}
+    for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=["id", "reason", "detail", "text"]):
+            rows = batch.to_pylist()
+            taken_all = True
+            for row in rows:
+                bucket = found.setdefault(row["reason"], [])
+                if len(bucket) < per_reason:
+                    bucket.append({"id": row["id"], "detail": row["detail"], "text": (row["text"] or "")[:200]})
+                    taken_all = False
+            if taken_all:
+                break  # this file's reasons are full; the rest of it adds nothing
+    return found
 
 
 def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "report"), job_info: dict | None = None) -> dict:
-    # Only per-row numbers are materialised, never the texts: memory stays small on big corpora.
-    kept = (
-        _scan(os.path.join(out, "data"), schemas.CORPUS)
-        .select("lang", "minhash_cluster_size", pl.col("text").str.len_chars().alias("chars"), pl.col("text").str.len_bytes().alias("bytes"))
-        .collect(engine="streaming")
-    )
-    excluded_lf = _scan(os.path.join(out, "excluded"), schemas.EXCLUDED)
-    excluded = excluded_lf.select("reason", "lang").collect(engine="streaming")
+    kept = _per_row(os.path.join(out, "data"), schemas.CORPUS, ["lang", "minhash_cluster_size"])
+    excluded = _per_row(os.path.join(out, "excluded"), schemas.EXCLUDED, ["reason", "lang"])
     steps = {stage: task_stats(os.path.join(out, "logs", stage)) for stage in stages}
     filter_steps = steps.get("filter", {})
     reader = next((v for k, v in filter_steps.items() if "READER" in k), {})
@@ -82,14 +110,8 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
     for stage, stage_steps in steps.items():
         for name, entry in stage_steps.items():
             timings[f"{stage}: {_plain_step_name(name)}"] = round(entry["time_s"], 3)
-    examples = {
-        reason: excluded_lf.filter(pl.col("reason") == reason)
-        .head(EXAMPLES_PER_REASON)
-        .select("id", "detail", pl.col("text").str.slice(0, 200))
-        .collect()
-        .to_dicts()
-        for reason in reasons
-    }
+    found = _examples(os.path.join(out, "excluded"), EXAMPLES_PER_REASON)
+    examples = {reason: found.get(reason, []) for reason in reasons}
 
     return {
         "lang": lang,
