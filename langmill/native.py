@@ -72,20 +72,23 @@ class MinhashResult:
 # Input conversion
 
 
-def _from_python_strings(items: list[Any]) -> pa.Array:
-    """Builds a large_string array from Python objects; None becomes null."""
+def _from_python_strings(items: list[Any], errors: str = "replace") -> pa.Array:
+    """Builds a large_string array from Python objects; None becomes null.
+
+    Lone surrogates (from bad input) cannot be encoded strictly; rather than fail the batch they
+    are encoded with `errors`: "replace" ("?") for dedup words, "surrogatepass" for the text
+    statistics, whose Rust decoder reads each as one code point, as Python does.
+    """
     try:
         return pa.array(items, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         pass
-    # Slow path: lone surrogates cannot be encoded strictly, so replace them ("?")
-    # rather than fail the whole batch; None becomes the empty string.
-    parts = []
+    parts = []  # None becomes the empty string here
     for i, s in enumerate(items):
         if s is None:
             parts.append(b"")
         elif isinstance(s, str):
-            parts.append(s.encode("utf-8", errors="replace"))
+            parts.append(s.encode("utf-8", errors=errors))
         else:
             raise TypeError(f"texts[{i}] is {type(s).__name__}, expected str or None")
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -106,8 +109,8 @@ def _to_large_string(arr: pa.Array) -> pa.Array:
     raise TypeError(f"expected an Arrow string array, got type {t}")
 
 
-def _text_chunks(texts: Any) -> list[pa.Array]:
-    """Normalises the accepted inputs into a list of large_string arrays."""
+def _text_chunks(texts: Any, errors: str = "replace") -> list[pa.Array]:
+    """Normalises the accepted inputs into a list of large_string arrays (see _from_python_strings)."""
     if isinstance(texts, pa.ChunkedArray):
         return [_to_large_string(c) for c in texts.chunks]
     if isinstance(texts, pa.Array):
@@ -122,7 +125,7 @@ def _text_chunks(texts: Any) -> list[pa.Array]:
         return _text_chunks(arrow)
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a sequence of strings, not a single string")
-    return [_from_python_strings(list(texts))]
+    return [_from_python_strings(texts if isinstance(texts, list) else list(texts), errors)]
 
 
 def _buffers(arr: pa.Array):
@@ -364,31 +367,6 @@ FINEWEB_QUALITY_COLUMNS = (
 _KIND_GOPHER_QUALITY, _KIND_GOPHER_REPETITION, _KIND_C4, _KIND_FINEWEB_QUALITY = 1, 2, 3, 4
 
 
-def _exact_chunks(texts: Any) -> list[pa.Array]:
-    """`_text_chunks`, except that Python strings with lone surrogates keep them (surrogatepass)."""
-    if isinstance(texts, (pa.Array, pa.ChunkedArray)) or type(texts).__module__.startswith("polars"):
-        return _text_chunks(texts)
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a sequence of strings, not a single string")
-    items = texts if isinstance(texts, list) else list(texts)
-    try:
-        return [pa.array(items, type=pa.large_string())]
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
-        pass
-    parts = []
-    for i, s in enumerate(items):
-        if s is None:
-            parts.append(b"")
-        elif isinstance(s, str):
-            parts.append(s.encode("utf-8", errors="surrogatepass"))
-        else:
-            raise TypeError(f"texts[{i}] is {type(s).__name__}, expected str or None")
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in parts], out=offsets[1:])
-    data = b"".join(parts)
-    return [pa.LargeStringArray.from_buffers(len(parts), pa.py_buffer(offsets), pa.py_buffer(data))]
-
-
 def _encode_lists(lists: list) -> tuple[bytes, np.ndarray]:
     """The `lists` buffer and `list_counts` of lm_textstats. An item holding a newline can never
     match inside one line, so it is left out (callers pass char sets as separate lists)."""
@@ -403,7 +381,7 @@ def _encode_lists(lists: list) -> tuple[bytes, np.ndarray]:
 
 def _textstats(kind: int, texts: Any, lists: list, params: list[int], n_cols: int, threads: int, want_text: bool = False):
     threads = _threads(threads)
-    chunks = _exact_chunks(texts)
+    chunks = _text_chunks(texts, errors="surrogatepass")
     n = sum(len(c) for c in chunks)
     out = np.zeros((n, n_cols), dtype=np.int64)
     kept: list[str | None] | None = [None] * n if want_text else None

@@ -40,6 +40,31 @@ fn guarded(f: impl FnOnce() -> i32) -> i32 {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(LM_ERR_PANIC)
 }
 
+/// `len` items at `ptr` (NULL allowed when `len == 0`).
+pub(crate) unsafe fn in_slice<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], i32> {
+    if len == 0 {
+        Ok(&[])
+    } else if ptr.is_null() {
+        Err(LM_ERR_NULL)
+    } else {
+        Ok(std::slice::from_raw_parts(ptr, len))
+    }
+}
+
+/// The `n` documents of an Arrow large_string array: `offsets` (n+1 entries, absolute into
+/// `data`) and `data`. Errors when a pointer is NULL or the offsets are negative or decreasing.
+pub(crate) unsafe fn arrow_docs<'a>(offsets: *const i64, data: *const u8, n: usize) -> Result<(&'a [i64], Vec<&'a [u8]>), i32> {
+    let Some(n_off) = n.checked_add(1) else {
+        return Err(LM_ERR_OVERFLOW);
+    };
+    let offs = in_slice(offsets, n_off)?;
+    if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
+        return Err(LM_ERR_OFFSETS);
+    }
+    let bytes = in_slice(data, offs[n] as usize)?;
+    Ok((offs, offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect()))
+}
+
 /// Builds `&mut [T]` from a possibly-NULL pointer; `Err` when required but NULL.
 unsafe fn out_slice<'a, T>(ptr: *mut T, len: usize, required: bool) -> Result<Option<&'a mut [T]>, i32> {
     if ptr.is_null() {
@@ -82,24 +107,13 @@ pub unsafe extern "C" fn lm_minhash(
         if offsets.is_null() || out_text_hash.is_null() || out_n_words.is_null() {
             return LM_ERR_NULL;
         }
-        let (Some(n_off), Some(sig_len), Some(keys_len)) =
-            (n.checked_add(1), n.checked_mul(num_perm as usize), n.checked_mul(bands as usize))
-        else {
+        let (Some(sig_len), Some(keys_len)) = (n.checked_mul(num_perm as usize), n.checked_mul(bands as usize)) else {
             return LM_ERR_OVERFLOW;
         };
-        let offs = std::slice::from_raw_parts(offsets, n_off);
-        if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
-            return LM_ERR_OFFSETS;
-        }
-        let data_len = offs[n] as usize;
-        let bytes: &[u8] = if data_len == 0 {
-            &[]
-        } else if data.is_null() {
-            return LM_ERR_NULL;
-        } else {
-            std::slice::from_raw_parts(data, data_len)
+        let docs = match arrow_docs(offsets, data, n) {
+            Ok((_, docs)) => docs,
+            Err(code) => return code,
         };
-        let docs: Vec<&[u8]> = offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect();
 
         let outs = (|| -> Result<minhash::Outputs<'_>, i32> {
             Ok(minhash::Outputs {
@@ -183,13 +197,11 @@ pub unsafe extern "C" fn lm_normalize(
         if offsets.is_null() || out_flags.is_null() || (!out_data.is_null() && out_offsets.is_null()) {
             return LM_ERR_NULL;
         }
-        let offs = std::slice::from_raw_parts(offsets, n + 1);
-        if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
-            return LM_ERR_OFFSETS;
-        }
+        let (offs, docs) = match arrow_docs(offsets, data, n) {
+            Ok(parsed) => parsed,
+            Err(code) => return code,
+        };
         let (first, last) = (offs[0] as usize, offs[n] as usize);
-        let bytes: &[u8] = if last == 0 { &[] } else if data.is_null() { return LM_ERR_NULL } else { std::slice::from_raw_parts(data, last) };
-        let docs: Vec<&[u8]> = offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect();
         let flags = std::slice::from_raw_parts_mut(out_flags, n);
         let out = if out_data.is_null() {
             None

@@ -114,7 +114,7 @@ pub fn fold_whitespace(text: &str, out: &mut Vec<u8>) {
         }
         if newlines > 0 {
             if wrote {
-                out.extend(std::iter::repeat(b'\n').take(newlines.min(2)));
+                out.extend(std::iter::repeat_n(b'\n', newlines.min(2)));
             }
             newlines = 0;
         }

@@ -196,8 +196,8 @@ pub fn hash_words(text: &str, norm: &mut Vec<u8>, ends: &mut Vec<u32>, word_hash
     if prev_word == 1 {
         ends[nw] = pos as u32;
         nw += 1;
-    } else if pos > 0 {
-        pos -= 1; // the trailing space
+    } else {
+        pos = pos.saturating_sub(1); // the trailing space
     }
     word_hashes.reserve(nw);
     let mut start = 0usize;

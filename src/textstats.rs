@@ -879,7 +879,7 @@ fn c4(p: &C4, bytes: &[u8], s: &mut Scratch, row: &mut [i64], text_out: Option<&
             Some(r) => removed[r] += 1,
             None => {
                 kept.push(Some((pos[lo], pos[hi])));
-                sentences += count_sentences_line(cps, lo, hi, &p.term_chars, &p.closing_sentence());
+                sentences += count_sentences_line(cps, lo, hi, &p.term_chars, p.closing_sentence());
             }
         }
     }
@@ -1193,27 +1193,10 @@ pub unsafe fn entry(
     out_text_len: *mut i64,
     out_text: *mut u8,
 ) -> i32 {
-    use crate::{LM_ERR_NULL, LM_ERR_OFFSETS, LM_ERR_OVERFLOW, LM_ERR_PARAM, LM_OK};
-    let lists_buf: &[u8] = if lists_len == 0 {
-        &[]
-    } else if lists.is_null() {
-        return LM_ERR_NULL;
-    } else {
-        std::slice::from_raw_parts(lists, lists_len)
-    };
-    let counts: &[u32] = if n_lists == 0 {
-        &[]
-    } else if list_counts.is_null() {
-        return LM_ERR_NULL;
-    } else {
-        std::slice::from_raw_parts(list_counts, n_lists as usize)
-    };
-    let params: &[i64] = if n_params == 0 {
-        &[]
-    } else if params.is_null() {
-        return LM_ERR_NULL;
-    } else {
-        std::slice::from_raw_parts(params, n_params as usize)
+    use crate::{arrow_docs, in_slice, LM_ERR_NULL, LM_ERR_OVERFLOW, LM_ERR_PARAM, LM_OK};
+    let (lists_buf, counts, params) = match (in_slice(lists, lists_len), in_slice(list_counts, n_lists as usize), in_slice(params, n_params as usize)) {
+        (Ok(l), Ok(c), Ok(p)) => (l, c, p),
+        _ => return LM_ERR_NULL,
     };
     let Some(lists) = split_lists(lists_buf, counts) else {
         return LM_ERR_PARAM;
@@ -1230,25 +1213,16 @@ pub unsafe fn entry(
     if offsets.is_null() || out.is_null() {
         return LM_ERR_NULL;
     }
-    let (Some(n_off), Some(out_len)) = (n.checked_add(1), n.checked_mul(n_cols as usize)) else {
+    let Some(out_len) = n.checked_mul(n_cols as usize) else {
         return LM_ERR_OVERFLOW;
     };
-    let offs = std::slice::from_raw_parts(offsets, n_off);
-    if offs[0] < 0 || offs.windows(2).any(|w| w[1] < w[0]) {
-        return LM_ERR_OFFSETS;
-    }
+    let (offs, docs) = match arrow_docs(offsets, data, n) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     if offs.windows(2).any(|w| w[1] - w[0] >= u32::MAX as i64) {
         return LM_ERR_OVERFLOW; // code point byte positions are u32
     }
-    let data_len = offs[n] as usize;
-    let bytes: &[u8] = if data_len == 0 {
-        &[]
-    } else if data.is_null() {
-        return LM_ERR_NULL;
-    } else {
-        std::slice::from_raw_parts(data, data_len)
-    };
-    let docs: Vec<&[u8]> = offs.windows(2).map(|w| &bytes[w[0] as usize..w[1] as usize]).collect();
     let rows = std::slice::from_raw_parts_mut(out, out_len);
     let is_c4 = matches!(kernel, Kernel::C4(_));
     let text_len = if is_c4 && !out_text_len.is_null() { Some(std::slice::from_raw_parts_mut(out_text_len, n)) } else { None };
