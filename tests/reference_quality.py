@@ -35,22 +35,7 @@ from langmill.filters.text import (
     tokens,
     words,
 )
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}" if isinstance(x, float) else str(x)
-
-
-def _too_high(name: str, value: float, limit) -> str | None:
-    if limit is not None and value > limit:
-        return f"{name}={_fmt(value)}>{limit}"
-    return None
-
-
-def _too_low(name: str, value: float, limit) -> str | None:
-    if limit is not None and value < limit:
-        return f"{name}={_fmt(value)}<{limit}"
-    return None
+from langmill.filters.quality import _too_high, _too_low  # detail strings, not statistics
 
 
 class _QualityFilter(CorpusFilter):
