@@ -131,5 +131,90 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
         _fail("rows in != kept + excluded; see stats.json")
 
 
+@main.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@click.option("--to", "lang", help="Language the rows were translated into (ISO 639-1 such as fi, or 639-3 such as fin).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json (a previous qc result there is replaced).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any QC threshold of langmill/configs/qc.yaml (see --print-config).")
+@click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
+@click.option("--print-config", is_flag=True, help="Print the QC settings (defaults merged with --config) and exit.")
+def qc(inputs, lang, out, config_path, lid_model, print_config):
+    """Re-check already translated rows against their English sources, with any thresholds.
+
+    INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst and .parquet
+    with SFT rows (`messages` and `source_messages`, lists of {role, content}) or preference rows
+    (`prompt`, `chosen`, `rejected` and `source_prompt`, `source_chosen`, `source_rejected`, each a
+    string or a message list).
+
+    \b
+    Every message is checked against the source message at the same position: language ID of the
+    output, length ratio, compression ratio (repetition), share of non-alphanumeric characters,
+    fenced and inline code, URLs, placeholders and markdown structure unchanged, leftover prompt
+    lines ("Käännös:", removed when they are a whole first or last line), model-identity words.
+    Kept rows go to OUT/data/ (cleaned texts, a `qc` column); every other row to OUT/excluded/ with
+    `reason` (its first failed check, or bad_row) and `detail` (all of them).
+
+    \b
+    Example:
+      langmill qc translated/*.jsonl.gz --to fi --out fi-qc --config strict.yaml
+    """
+    from langmill.config import ConfigError, dump_config
+    from langmill.filters.lid import canonical_lang
+    from langmill.filters.output_qc import load_qc_config
+
+    try:
+        config = load_qc_config(config_path)
+    except ConfigError as err:
+        _fail(str(err))
+    if lid_model:
+        config["lid"]["model"] = lid_model
+    if print_config:
+        click.echo(dump_config(config), nl=False)
+        return
+    if not lang:
+        _fail("--to is required (e.g. --to fi)")
+    lang = canonical_lang(lang)
+    if not inputs:
+        _fail("no INPUT given (files, directories or globs)")
+    if not out:
+        _fail("--out is required")
+    model = config["lid"].get("model")
+    if model and not os.path.isfile(model):
+        _fail(f"{model}: language-ID model not found")
+
+    from langmill.readers import InputError, input_format, resolve_inputs
+
+    try:
+        files = resolve_inputs(list(inputs))
+    except InputError as err:
+        _fail(str(err))
+    for path in files:
+        if input_format(path) not in ("jsonl", "parquet"):
+            _fail(f"{path}: langmill qc reads .jsonl(.gz/.zst) and .parquet rows only")
+    if os.path.isdir(out) and os.listdir(out):
+        previous = os.path.join(out, "stats.json")
+        try:
+            with open(previous) as f:
+                is_qc = json.load(f).get("stage") == "qc"
+        except (OSError, ValueError):
+            is_qc = False
+        if not is_qc:
+            _fail(f"{out} exists and holds no langmill qc result; use another --out")
+
+    from langmill.filters.lid import LanguageFilter
+    from langmill.pipelines.qc import run_qc
+
+    lid = LanguageFilter(lang, model_path=model)
+    click.echo(f"langmill qc: {len(files)} file(s) -> {out} (to={lang})", err=True)
+    stats = run_qc(files, lang, out, config, lid, progress=lambda n: click.echo(f"  {n:,} rows checked", err=True))
+    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
+    click.echo(f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})")
+    click.echo(f"time {stats['time_s']:.1f} s")
+    click.echo(f"shards:   {os.path.join(out, 'data')}/")
+    click.echo(f"excluded: {os.path.join(out, 'excluded')}/")
+    if not stats["rows_in_equals_kept_plus_excluded"]:
+        _fail("rows in != kept + excluded; see stats.json")
+
+
 if __name__ == "__main__":
     main()

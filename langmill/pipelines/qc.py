@@ -1,0 +1,210 @@
+"""`langmill qc`: check already translated SFT or preference rows against their sources.
+
+Plain Python over the rows of each input file (no datatrove pipeline: there is no model to run and
+nothing to deduplicate). Every row lands in `OUT/data/<file>.parquet` (all checks passed; texts
+with prompt artifacts removed; a `qc` column) or `OUT/excluded/<file>.parquet` (the row as read plus
+`reason`, its first failed check, and `detail`, all of them); `OUT/stats.json` counts both from the
+written files, so rows in = kept + excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from langmill.filters.output_qc import REASONS, check_translation
+from langmill.readers import _open_binary, input_format
+
+SFT_FIELDS = [("messages", "source_messages")]
+PREF_FIELDS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejected", "source_rejected")]
+
+
+class BadRow(Exception):
+    pass
+
+
+def read_rows(path: str):
+    """(id, row dict or None, bad-row detail or None, raw text for bad rows) for every row of `path`."""
+    name = os.path.basename(path)
+    if input_format(path) == "parquet":
+        try:
+            table = pq.read_table(path)
+        except Exception as err:  # noqa: BLE001 - an unreadable file is one bad row
+            yield f"{name}:0", None, f"{name}: not a readable Parquet file ({err.__class__.__name__})", ""
+            return
+        for i, row in enumerate(table.to_pylist()):
+            yield str(row.get("id") or f"{name}:{i + 1}"), row, None, None
+        return
+    with _open_binary(path) as f:
+        for i, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            where = f"{name}:{i}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield where, None, f"{where}: invalid UTF-8", raw.decode("utf-8", "replace").rstrip("\n")
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as err:
+                yield where, None, f"{where}: malformed JSON ({err.msg})", text.rstrip("\n")
+                continue
+            if not isinstance(row, dict):
+                yield where, None, f"{where}: not a JSON object", text.rstrip("\n")
+                continue
+            yield str(row.get("id") or where), row, None, None
+
+
+def _messages(value, field: str) -> list[tuple[str, str]]:
+    """A field as [(role, content)]; a plain string is one message with role None."""
+    if isinstance(value, str):
+        return [(None, value)]
+    if not isinstance(value, list):
+        raise BadRow(f"{field} is {type(value).__name__}, not a string or a message list")
+    out = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise BadRow(f"{field}[{i}] is not a {{role, content}} message with string values")
+        out.append((m["role"], m["content"]))
+    return out
+
+
+def _with_contents(value, contents: list[str]):
+    if isinstance(value, str):
+        return contents[0]
+    return [{**m, "content": c} for m, c in zip(value, contents)]
+
+
+def check_row(row: dict, lang: str, config: dict, lid) -> tuple[dict, list[tuple[str, str]], dict]:
+    """(row with cleaned texts, [(reason, detail)], qc summary); raises BadRow."""
+    if "messages" in row or "source_messages" in row:
+        pairs = SFT_FIELDS
+    elif any(f in row for f, _ in PREF_FIELDS):
+        pairs = PREF_FIELDS
+    else:
+        raise BadRow("no messages/source_messages nor prompt/chosen/rejected with source_* fields")
+    for field, src_field in pairs:
+        for name in (field, src_field):
+            if row.get(name) is None:
+                raise BadRow(f"no {name!r} field")
+    failures: list[tuple[str, str]] = []
+    cleaned_row = dict(row)
+    summary = {"messages_checked": 0, "artifacts_removed": 0, "min_lang_score": None, "min_length_ratio": None, "max_length_ratio": None}
+    for field, src_field in pairs:
+        target, source = _messages(row[field], field), _messages(row[src_field], src_field)
+        if isinstance(row[field], str) != isinstance(row[src_field], str):
+            failures.append(("structure", f"{field}: a {type(row[field]).__name__}, {src_field} a {type(row[src_field]).__name__}"))
+            continue
+        if len(target) != len(source):
+            failures.append(("structure", f"{field}: {len(target)} messages, {len(source)} in {src_field}"))
+            continue
+        contents = []
+        for i, ((role, text), (src_role, src_text)) in enumerate(zip(target, source)):
+            where = field if role is None else f"{field}[{i}]"
+            if role != src_role:
+                failures.append(("structure", f"{where}: role {role!r} != {src_role!r}"))
+                contents.append(text)
+                continue
+            result = check_translation(src_text, text, lang, config, lid)
+            contents.append(result.text)
+            summary["messages_checked"] += 1
+            summary["artifacts_removed"] += result.metrics.get("artifacts_removed", 0)
+            for key, metric, pick in (("min_lang_score", "lang_score", min), ("min_length_ratio", "length_ratio", min), ("max_length_ratio", "length_ratio", max)):
+                if metric in result.metrics:
+                    value = result.metrics[metric]
+                    summary[key] = value if summary[key] is None else pick(summary[key], value)
+            failures.extend((f.reason, f"{where}: {f.detail}") for f in result.failures)
+        cleaned_row[field] = _with_contents(row[field], contents)
+    order = {r: i for i, r in enumerate(REASONS)}
+    failures.sort(key=lambda f: order.get(f[0], len(order)))  # stable: message order within a check
+    return cleaned_row, failures, summary
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    """Rows with possibly different keys as one table; a column whose values have no common Arrow
+    type (a string in one row, a message list in another) is stored as JSON text."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = []
+    for name in names:
+        values = [row.get(name) for row in rows]
+        try:
+            columns.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns.append(pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]))
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=None) -> dict:
+    """Check every row of `files`; write OUT/data, OUT/excluded and OUT/stats.json; return the stats."""
+    started = time.monotonic()
+    os.makedirs(os.path.join(out, "data"), exist_ok=True)
+    os.makedirs(os.path.join(out, "excluded"), exist_ok=True)
+    for folder in ("data", "excluded"):  # a rerun (other thresholds) replaces the previous result
+        for name in os.listdir(os.path.join(out, folder)):
+            if name.endswith(".parquet"):
+                os.remove(os.path.join(out, folder, name))
+    by_reason: Counter = Counter()
+    by_check: Counter = Counter()
+    kept_n = excluded_n = rows_read = messages = cleaned_rows = 0
+    stems = Counter()
+    for path in files:
+        stem = os.path.basename(path).split(".")[0] or "part"
+        stems[stem] += 1
+        if stems[stem] > 1:
+            stem = f"{stem}-{stems[stem]}"
+        kept, excluded = [], []
+        for row_id, row, bad, raw in read_rows(path):
+            rows_read += 1
+            if row is not None:
+                try:
+                    cleaned, failures, summary = check_row(row, lang, config, lid)
+                except BadRow as err:
+                    bad, raw = f"{row_id}: {err}", json.dumps(row, ensure_ascii=False, default=str)
+                    row = None
+            if row is None:
+                excluded.append({"id": row_id, "raw": raw, "reason": "bad_row", "detail": bad})
+                continue
+            messages += summary["messages_checked"]
+            if failures:
+                by_check.update({reason for reason, _ in failures})
+                excluded.append({**row, "id": row_id, "reason": failures[0][0], "detail": "; ".join(d for _, d in failures)})
+            else:
+                cleaned_rows += summary["artifacts_removed"] > 0
+                kept.append({**cleaned, "id": row_id, "qc": summary})
+            if progress and rows_read % 1000 == 0:
+                progress(rows_read)
+        for folder, rows in (("data", kept), ("excluded", excluded)):
+            target = os.path.join(out, folder, f"{stem}.parquet")
+            if rows:
+                pq.write_table(_table(rows), target, compression="zstd")
+    for path in sorted(os.listdir(os.path.join(out, "data"))):
+        kept_n += pq.read_metadata(os.path.join(out, "data", path)).num_rows
+    for path in sorted(os.listdir(os.path.join(out, "excluded"))):
+        table = pq.read_table(os.path.join(out, "excluded", path), columns=["reason"])
+        excluded_n += table.num_rows
+        by_reason.update(table.column("reason").to_pylist())
+    order = {r: i for i, r in enumerate(["bad_row", *REASONS])}
+    stats = {
+        "stage": "qc",
+        "lang": lang,
+        "inputs": files,
+        "rows_in": rows_read,
+        "kept": kept_n,
+        "excluded": excluded_n,
+        "rows_in_equals_kept_plus_excluded": rows_read == kept_n + excluded_n,
+        "excluded_by_reason": dict(sorted(by_reason.items(), key=lambda kv: order.get(kv[0], 99))),
+        "failed_checks": dict(sorted(by_check.items(), key=lambda kv: order.get(kv[0], 99))),
+        "messages_checked": messages,
+        "kept_rows_with_artifacts_removed": cleaned_rows,
+        "config": config,
+        "time_s": round(time.monotonic() - started, 3),
+    }
+    with open(os.path.join(out, "stats.json"), "w") as f:
+        json.dump(stats, f, indent=1, ensure_ascii=False)
+    return stats
