@@ -22,6 +22,16 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _check_inputs_out_model(inputs, out, lid_model: str | None) -> None:
+    """The arguments every data command needs, checked before any work starts."""
+    if not inputs:
+        _fail("no INPUT given (files, directories or globs)")
+    if not out:
+        _fail("--out is required")
+    if lid_model and not os.path.isfile(lid_model):
+        _fail(f"{lid_model}: language-ID model not found")
+
+
 @main.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--lang", help="Target language (ISO 639-1 such as fi, or 639-3 such as fin / fin_Latn).")
@@ -74,15 +84,9 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
         return
     if not known_language:
         click.echo(f"langmill: warning: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)", err=True)
-    if not inputs:
-        _fail("no INPUT given (files, directories or globs)")
-    if not out:
-        _fail("--out is required")
+    _check_inputs_out_model(inputs, out, config["lid"].get("model"))
     if executor == "slurm" and not config["executor"]["slurm"].get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
-    model = config["lid"].get("model")
-    if model and not os.path.isfile(model):
-        _fail(f"{model}: language-ID model not found")
 
     from langmill.pipelines.corpus import CorpusJob, run_corpus
     from langmill.readers import InputError, check_parquet_columns, resolve_inputs
@@ -174,13 +178,7 @@ def qc(inputs, lang, out, config_path, lid_model, print_config):
     if not lang:
         _fail("--to is required (e.g. --to fi)")
     lang = canonical_lang(lang)
-    if not inputs:
-        _fail("no INPUT given (files, directories or globs)")
-    if not out:
-        _fail("--out is required")
-    model = config["lid"].get("model")
-    if model and not os.path.isfile(model):
-        _fail(f"{model}: language-ID model not found")
+    _check_inputs_out_model(inputs, out, config["lid"].get("model"))
 
     from langmill.readers import InputError, input_format, resolve_inputs
 
@@ -204,7 +202,7 @@ def qc(inputs, lang, out, config_path, lid_model, print_config):
     from langmill.filters.lid import LanguageFilter
     from langmill.pipelines.qc import run_qc
 
-    lid = LanguageFilter(lang, model_path=model)
+    lid = LanguageFilter(lang, model_path=config["lid"].get("model"))
     click.echo(f"langmill qc: {len(files)} file(s) -> {out} (to={lang})", err=True)
     stats = run_qc(files, lang, out, config, lid, progress=lambda n: click.echo(f"  {n:,} rows checked", err=True))
     reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
