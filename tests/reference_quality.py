@@ -60,9 +60,7 @@ class _QualityFilter(CorpusFilter):
 
 
 class ReferenceGopherQualityFilter(_QualityFilter):
-    """Gopher's quality rules on tokens (text.tokens): document length and mean word length
-    (word tokens), '#' and ellipsis per token, bullet and ellipsis lines over text.doc_lines,
-    share of tokens with a letter, and a minimum of distinct stop words (language's own list)."""
+    """Plain-Python GopherQualityFilter: the rules as documented on langmill.filters.quality.GopherQualityFilter."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -155,8 +153,7 @@ def dup_ngram_chars(toks: list[str], n: int) -> int:
 
 
 class ReferenceGopherRepetitionFilter(_QualityFilter):
-    """Gopher's repetition rules: duplicate lines/paragraphs (share and characters), the top
-    word 2-4-gram's character share, and the character share of repeated 5-10-grams."""
+    """Plain-Python GopherRepetitionFilter: the rules as documented on langmill.filters.quality.GopherRepetitionFilter."""
 
     name = "👯 Gopher repetition (langmill)"
     reason = "gopher_repetition"
@@ -184,16 +181,7 @@ class ReferenceGopherRepetitionFilter(_QualityFilter):
 
 
 class ReferenceC4Filter(_QualityFilter):
-    """C4's rules, in datatrove's order, line by line (first matching rule wins): remove a line
-    with a word longer than max_word_length, without terminal punctuation, ending in an ellipsis,
-    with fewer than min_words_per_line words; drop the whole document if the line contains
-    'lorem ipsum' (any case); remove it if it holds a javascript substring; drop the document if
-    it contains '{'; remove it if it holds a policy substring. So 'lorem ipsum' and '{' only
-    count in lines the earlier rules kept (the detail gives the count in the whole text). doc.metadata["c4_lines_removed"] gets the number of removed non-blank lines.
-    The doc is dropped if the kept text has fewer than min_sentences sentences (its text left
-    as it was); otherwise, if lines were removed, the kept text replaces doc.text (kept lines
-    unchanged, blank-line paragraph breaks kept, runs of blank lines collapsed to one empty
-    line, none at either end)."""
+    """Plain-Python C4Filter: the rules as documented on langmill.filters.quality.C4Filter."""
 
     name = "⛰ C4 quality (langmill)"
     reason = "c4"
@@ -265,8 +253,7 @@ class ReferenceC4Filter(_QualityFilter):
 
 
 class ReferenceFineWebQualityFilter(_QualityFilter):
-    """FineWeb's rules: share of lines ending in terminal punctuation, share of short lines,
-    characters in duplicated lines, and newlines per word."""
+    """Plain-Python FineWebQualityFilter: the rules as documented on langmill.filters.quality.FineWebQualityFilter."""
 
     name = "🍷 FineWeb quality (langmill)"
     reason = "fineweb_quality"
