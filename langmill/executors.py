@@ -17,16 +17,26 @@ from loguru import logger
 _FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
 
 
+def _console_line(record) -> str:
+    # No traceback on the terminal (it is in the task log); loguru adds one unless the format is a function.
+    return "{level}: {message}\n"
+
+
+def _console_filter(record) -> bool:
+    # A failed task's error is printed once, by the command itself (one line, with the log's path).
+    return not (record["level"].name == "ERROR" and record["name"].startswith("datatrove.executor"))
+
+
 def _console_warnings_only() -> None:
     logger.remove()
-    logger.add(sys.stderr, level="WARNING", format="{level}: {message}")
+    logger.add(sys.stderr, level="WARNING", format=_console_line, filter=_console_filter)
 
 
 def _task_logger_to_file(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
     logger.remove()
     logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
     logger.add(logfile, level="DEBUG", format=_FILE_FORMAT, colorize=False)
-    logger.add(sys.stderr, level="WARNING", format="{level}: {message}")
+    logger.add(sys.stderr, level="WARNING", format=_console_line, filter=_console_filter)
     logger.info(f"Launching pipeline for {rank=}")
     return logfile
 
@@ -60,3 +70,48 @@ class QuietLocalExecutor(LocalPipelineExecutor):
         stats = super()._run_for_rank(rank, local_rank, node_rank)
         click.echo(f"  {self.stage}: task {rank + 1}/{self.world_size} done in {time.monotonic() - started:.1f} s", err=True)
         return stats
+
+
+def make_executor(kind: str, pipeline: list, *, stage: str, tasks: int, workers: int, logging_dir: str, depends=None,
+                  options: dict | None = None, verbose: bool = False, start_method: str = "forkserver"):
+    """One datatrove executor for one stage: local (quiet unless `verbose`), slurm or ray, with the
+    slurm/ray `options` of the config's executor section."""
+    options = options or {}
+    if kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        common = dict(tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends, start_method=start_method)
+        return LocalPipelineExecutor(pipeline, **common) if verbose else QuietLocalExecutor(pipeline, stage=stage, **common)
+    if kind == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        opts = dict(options.get("slurm") or {})
+        if not opts.get("partition"):
+            raise ValueError("--executor slurm needs executor.slurm.partition in the --config file")
+        return SlurmPipelineExecutor(
+            pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends,
+            job_name=f"langmill-{stage}", **{k: v for k, v in opts.items() if v is not None},
+        )
+    if kind == "ray":
+        from datatrove.executor import RayPipelineExecutor
+
+        return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends, **(options.get("ray") or {}))
+    raise ValueError(f"unknown executor {kind!r} (local, slurm, ray)")
+
+
+def run_stages(kind: str, stages: list[tuple[str, object]], verbose: bool = False) -> None:
+    """Run (stage name, executor) pairs in order. Local: one after another, skipping finished
+    stages; slurm/ray: the last one runs (ray) or submits (slurm) the others through `depends`."""
+    if kind != "local":
+        stages[-1][1].run()
+        return
+    if not verbose:
+        quiet_console()
+    for n, (stage, executor) in enumerate(stages, 1):
+        if not executor.get_incomplete_ranks(range(executor.world_size)):
+            click.echo(f"[{n}/{len(stages)}] {stage}: already done", err=True)
+            continue
+        started = time.monotonic()
+        click.echo(f"[{n}/{len(stages)}] {stage} ({executor.world_size} task{'s' if executor.world_size > 1 else ''})", err=True)
+        executor.run()
+        click.echo(f"[{n}/{len(stages)}] {stage} finished in {time.monotonic() - started:.1f} s", err=True)

@@ -293,3 +293,39 @@ class InputReader(PipelineStep):
         finally:
             if writer is not None:
                 writer.__exit__(None, None, None)
+
+
+def read_rows(path: str, name: str | None = None):
+    """(NAME:LINE, row dict or None, bad-row detail or None, raw text for bad rows) for every row of a
+    JSONL or Parquet file of structured rows (blank lines skipped; for Parquet, LINE is the row number). NAME defaults to the file's base name."""
+    import pyarrow.parquet as pq
+
+    name = name or os.path.basename(path)
+    if input_format(path) == "parquet":
+        try:
+            table = pq.read_table(path)
+        except Exception as err:  # noqa: BLE001 - an unreadable file is one bad row
+            yield f"{name}:0", None, f"{name}: not a readable Parquet file ({err.__class__.__name__})", ""
+            return
+        for i, row in enumerate(table.to_pylist()):
+            yield f"{name}:{i + 1}", row, None, None
+        return
+    with _open_binary(path) as f:
+        for i, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            where = f"{name}:{i}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield where, None, f"{where}: invalid UTF-8", raw.decode("utf-8", "replace").rstrip("\n")
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as err:
+                yield where, None, f"{where}: malformed JSON ({err.msg})", text.rstrip("\n")
+                continue
+            if not isinstance(row, dict):
+                yield where, None, f"{where}: not a JSON object", text.rstrip("\n")
+                continue
+            yield where, row, None, None

@@ -142,7 +142,7 @@ def collect_stats(out: str, lang: str, stages=("filter", "dedup", "apply", "repo
 # --- HTML ------------------------------------------------------------------------------------------
 
 
-def _bars(items: list[tuple[str, int]], color: str = "#3b7dd8", width: int = 520) -> str:
+def bars(items: list[tuple[str, int]], color: str = "#3b7dd8", width: int = 520) -> str:
     """A horizontal bar chart as inline SVG (no plotting library needed)."""
     if not items:
         return "<p><em>nothing to show</em></p>"
@@ -159,7 +159,7 @@ def _bars(items: list[tuple[str, int]], color: str = "#3b7dd8", width: int = 520
     return "".join(parts)
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def html_table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(f'{c:,}' if isinstance(c, int) else str(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -187,13 +187,13 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
 <body>
 <h1>langmill corpus report — target language <code>{html.escape(stats['lang'])}</code></h1>
 <p>Created {html.escape(stats['created'])}. Job: {html.escape(json.dumps(stats['job']))}</p>
-<h2>Summary</h2>{_table(["", "value"], summary)}
-<h2>Rows dropped per step</h2>{_bars([(f["step"], f["dropped"]) for f in stats["funnel"]], "#d8603b")}
-{_table(["step", "rows in", "dropped", "rows out"], funnel)}
-<h2>Examples of dropped rows</h2>{_table(["reason", "id", "detail", "text (start)"], [[r, e["id"], e["detail"] or "", e["text"]] for r, rows in stats["excluded_examples"].items() for e in rows])}
-<h2>Languages seen by language ID</h2>{_bars(list(stats["languages_seen"].items())[:25])}
-<h2>Length of kept documents (characters)</h2>{_bars(list(zip(hist_labels, stats["length_histogram"]["kept"])), "#3ba55d")}
-<h2>Time per step (seconds, summed over tasks)</h2>{_table(["step", "seconds"], [[k, v] for k, v in stats["step_time_s"].items()])}
+<h2>Summary</h2>{html_table(["", "value"], summary)}
+<h2>Rows dropped per step</h2>{bars([(f["step"], f["dropped"]) for f in stats["funnel"]], "#d8603b")}
+{html_table(["step", "rows in", "dropped", "rows out"], funnel)}
+<h2>Examples of dropped rows</h2>{html_table(["reason", "id", "detail", "text (start)"], [[r, e["id"], e["detail"] or "", e["text"]] for r, rows in stats["excluded_examples"].items() for e in rows])}
+<h2>Languages seen by language ID</h2>{bars(list(stats["languages_seen"].items())[:25])}
+<h2>Length of kept documents (characters)</h2>{bars(list(zip(hist_labels, stats["length_histogram"]["kept"])), "#3ba55d")}
+<h2>Time per step (seconds, summed over tasks)</h2>{html_table(["step", "seconds"], [[k, v] for k, v in stats["step_time_s"].items()])}
 </body></html>
 """
 

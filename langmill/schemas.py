@@ -37,3 +37,42 @@ EXCLUDED = pa.schema(
         ("detail", pa.string()),
     ]
 )
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+# What QC measured on a kept translated row (summed or extreme over its messages).
+TRANSLATION_QC = pa.struct(
+    [(name, pa.int32()) for name in ("messages", "segments", "requests", "retried_segments", "artifacts_removed")]
+    + [(name, pa.float32()) for name in ("min_lang_score", "min_length_ratio", "max_length_ratio")]
+)
+
+_TRANSLATED_META = [
+    ("lang", pa.string()),
+    ("source_lang", pa.string()),  # null on the source-language rows of --parallel
+    ("source_format", pa.string()),  # messages, alpaca, dolly or preference
+    ("source", pa.string()),  # FILE:LINE of the input row
+    ("model", pa.string()),
+    ("qc", TRANSLATION_QC),
+]
+
+TRANSLATED_SFT = pa.schema([("id", pa.string()), ("messages", MESSAGES), ("source_messages", MESSAGES), *_TRANSLATED_META])
+
+TRANSLATED_PREFERENCE = pa.schema(
+    [("id", pa.string())]
+    + [(name, MESSAGES) for name in ("prompt", "chosen", "rejected", "source_prompt", "source_chosen", "source_rejected")]
+    + _TRANSLATED_META
+)
+
+# A generated row that was dropped: the input row as JSON and what was translated of it.
+TRANSLATED_EXCLUDED = pa.schema(
+    [
+        ("id", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("source", pa.string()),
+        ("source_format", pa.string()),
+        ("row", pa.string()),
+        ("translation", pa.string()),
+        ("lang", pa.string()),
+    ]
+)

@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # Editable install: maturin compiles the Rust crate (offline, std only) and links it into langmill/.
-.venv/bin/python -m pip install --quiet --editable ".[dev]"
+.venv/bin/python -m pip install --quiet --editable ".[dev,gen-cpu]"
 
 # PyPI's torchvision/torchaudio/torchcodec builds break `import transformers` next to the CPU torch
 # wheel (see DEVELOPERS.md); whatever pulled them in, remove them.

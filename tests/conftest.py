@@ -22,14 +22,15 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-def run_langmill(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real `langmill` console entry point in a subprocess."""
+def run_langmill(*args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real `langmill` console entry point in a subprocess (`env`: extra variables)."""
     return subprocess.run(
         [sys.executable, "-m", "langmill.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -11,10 +11,8 @@ and a rerun task overwrites its own files, so the output never holds a row twice
 """
 
 import os
-import time
 from dataclasses import dataclass
 
-import click
 
 from langmill.filters.dedup import ApplyDedup, DedupClusters, MinhashSignatures
 from langmill.filters.lid import LanguageFilter, canonical_lang
@@ -102,42 +100,19 @@ def job_summary(job: CorpusJob) -> dict:
 
 def build_executors(job: CorpusJob) -> list:
     """One datatrove executor per stage, each depending on the previous one."""
+    from langmill.executors import make_executor
+
     executors = []
     for stage, (pipeline, tasks) in stage_pipelines(job).items():
-        logging_dir = os.path.join(job.out, "logs", stage)
-        previous = executors[-1] if executors else None
-        if job.executor == "local":
-            from datatrove.executor import LocalPipelineExecutor
-
-            from langmill.executors import QuietLocalExecutor
-
-            # Only the filter stage is worth worker processes: `apply` is a few polars calls per
-            # shard, which use every core by themselves.
-            workers = min(job.workers, tasks) if stage == "filter" else 1
-            start = "fork" if job.fork_workers and stage == "filter" else "forkserver"
-            options = dict(tasks=tasks, workers=workers, logging_dir=logging_dir, depends=previous, start_method=start)
-            if job.verbose:
-                executor = LocalPipelineExecutor(pipeline, **options)
-            else:
-                executor = QuietLocalExecutor(pipeline, stage=stage, **options)
-        elif job.executor == "slurm":
-            from datatrove.executor import SlurmPipelineExecutor
-
-            opts = dict(job.config["executor"]["slurm"])
-            if not opts.get("partition"):
-                raise ValueError("--executor slurm needs executor.slurm.partition in the --config file")
-            executor = SlurmPipelineExecutor(
-                pipeline, tasks=tasks, workers=job.workers, logging_dir=logging_dir, depends=previous,
-                job_name=f"langmill-{stage}", **{k: v for k, v in opts.items() if v is not None},
-            )
-        elif job.executor == "ray":
-            from datatrove.executor import RayPipelineExecutor
-
-            opts = job.config["executor"]["ray"]
-            executor = RayPipelineExecutor(pipeline, tasks=tasks, workers=job.workers, logging_dir=logging_dir, depends=previous, **opts)
-        else:
-            raise ValueError(f"unknown executor {job.executor!r} (local, slurm, ray)")
-        executors.append(executor)
+        # Only the filter stage is worth worker processes: `apply` is a few polars calls per
+        # shard, which use every core by themselves.
+        workers = min(job.workers, tasks) if stage == "filter" or job.executor != "local" else 1
+        start = "fork" if job.fork_workers and stage == "filter" else "forkserver"
+        executors.append(make_executor(
+            job.executor, pipeline, stage=stage, tasks=tasks, workers=workers, depends=executors[-1] if executors else None,
+            logging_dir=os.path.join(job.out, "logs", stage), options=job.config["executor"], verbose=job.verbose,
+            start_method=start,
+        ))
     return executors
 
 
@@ -147,20 +122,6 @@ def run_corpus(job: CorpusJob) -> None:
     if job.workers > 1 and job.executor == "local":
         # Worker processes already use every core; Rust threads inside them would only compete.
         os.environ.setdefault("LANGMILL_THREADS", "1")
-    executors = build_executors(job)
-    if job.executor != "local":
-        # The last stage runs (ray) or submits (slurm) its dependencies first (datatrove's `depends`).
-        executors[-1].run()
-        return
-    if not job.verbose:
-        from langmill.executors import quiet_console
+    from langmill.executors import run_stages
 
-        quiet_console()
-    for n, (stage, executor) in enumerate(zip(STAGES, executors), 1):
-        if not executor.get_incomplete_ranks(range(executor.world_size)):
-            click.echo(f"[{n}/{len(STAGES)}] {stage}: already done", err=True)
-            continue
-        started = time.monotonic()
-        click.echo(f"[{n}/{len(STAGES)}] {stage} ({executor.world_size} task{'s' if executor.world_size > 1 else ''})", err=True)
-        executor.run()
-        click.echo(f"[{n}/{len(STAGES)}] {stage} finished in {time.monotonic() - started:.1f} s", err=True)
+    run_stages(job.executor, list(zip(STAGES, build_executors(job))), verbose=job.verbose)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from langmill.filters.output_qc import REASONS, check_translation
-from langmill.readers import _open_binary, input_format
+from langmill.readers import read_rows
 
 SFT_FIELDS = [("messages", "source_messages")]
 PREF_FIELDS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejected", "source_rejected")]
@@ -26,39 +26,6 @@ PREF_FIELDS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejec
 
 class BadRow(Exception):
     pass
-
-
-def read_rows(path: str):
-    """(id, row dict or None, bad-row detail or None, raw text for bad rows) for every row of `path`."""
-    name = os.path.basename(path)
-    if input_format(path) == "parquet":
-        try:
-            table = pq.read_table(path)
-        except Exception as err:  # noqa: BLE001 - an unreadable file is one bad row
-            yield f"{name}:0", None, f"{name}: not a readable Parquet file ({err.__class__.__name__})", ""
-            return
-        for i, row in enumerate(table.to_pylist()):
-            yield str(row.get("id") or f"{name}:{i + 1}"), row, None, None
-        return
-    with _open_binary(path) as f:
-        for i, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            where = f"{name}:{i}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield where, None, f"{where}: invalid UTF-8", raw.decode("utf-8", "replace").rstrip("\n")
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield where, None, f"{where}: malformed JSON ({err.msg})", text.rstrip("\n")
-                continue
-            if not isinstance(row, dict):
-                yield where, None, f"{where}: not a JSON object", text.rstrip("\n")
-                continue
-            yield str(row.get("id") or where), row, None, None
 
 
 def _messages(value, field: str) -> list[tuple[str, str]]:
@@ -159,8 +126,9 @@ def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=No
         if stems[stem] > 1:
             stem = f"{stem}-{stems[stem]}"
         kept, excluded = [], []
-        for row_id, row, bad, raw in read_rows(path):
+        for where, row, bad, raw in read_rows(path):
             rows_read += 1
+            row_id = str(row.get("id") or where) if row is not None else where
             if row is not None:
                 try:
                     cleaned, failures, summary = check_row(row, lang, config, lid)

