@@ -313,7 +313,7 @@ def _task_error(logs: str, err: Exception | None) -> str:
 @main.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--to", "lang", help="Language the rows were translated into (ISO 639-1 such as fi, or 639-3 such as fin).")
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json (a previous qc result there is replaced).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html (a previous qc result there is replaced).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any QC threshold of langmill/configs/qc.yaml (see --print-config).")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
 @click.option("--print-config", is_flag=True, help="Print the QC settings (defaults merged with --config) and exit.")

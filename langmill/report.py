@@ -198,6 +198,20 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
 """
 
 
+def render_rows_report(title: str, subtitle: str, summary: list[list], excluded_by_reason: dict, examples: list[list]) -> str:
+    """report.html of a stage over rows (translate, qc): summary table, exclusions by reason, examples."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f3f3f3}}</style></head><body>
+<h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p>
+<h2>Summary</h2>{html_table(["", "value"], summary)}
+<h2>Excluded rows by reason (first failed check)</h2>{bars(list(excluded_by_reason.items()), "#d8603b")}
+<h2>Examples of excluded rows</h2>{html_table(["reason", "id", "detail"], examples)}
+</body></html>
+"""
+
+
 class WriteReport(PipelineStep):
     """Writes OUT/stats.json and OUT/report.html (run as the last, single-task stage)."""
 

@@ -88,7 +88,14 @@ def test_real_placeholder_strings_pass(ui_pairs, config):
         assert ph_ok >= 0.95
 
 
-def _plant(kind: str, s: str, t: str, rng: random.Random, estonian: list[str]) -> str:
+# Per target language: a model-identity sentence and a leftover prompt line, in that language.
+PLANTED_WORDS = {
+    "fi": ("Olen ChatGPT, OpenAI:n kehittämä kielimalli.", "Käännös:"),
+    "eu": ("ChatGPT naiz, OpenAI-k garatutako hizkuntza-eredua.", "Itzulpena:"),
+}
+
+
+def _plant(kind: str, s: str, t: str, rng: random.Random, estonian: list[str], lang: str = "fi") -> str:
     words = t.split()
     if kind == "lid_english":
         return s
@@ -101,10 +108,10 @@ def _plant(kind: str, s: str, t: str, rng: random.Random, estonian: list[str]) -
     if kind == "symbol_soup":
         return "".join(ch if not ch.isalpha() or rng.random() < 0.4 else rng.choice("#@%&*=+|~^") for ch in t)
     if kind == "identity":
-        return t + " Olen ChatGPT, OpenAI:n kehittämä kielimalli."
+        return t + " " + PLANTED_WORDS[lang][0]
     if kind == "artifact_middle":
         middle = len(words) // 2
-        return " ".join(words[:middle]) + "\nKäännös:\n" + " ".join(words[middle:])
+        return " ".join(words[:middle]) + f"\n{PLANTED_WORDS[lang][1]}\n" + " ".join(words[middle:])
     raise ValueError(kind)
 
 
@@ -114,13 +121,32 @@ EXPECTED = {
 }
 
 
-def test_planted_failures_are_caught(dolly_pairs, config, lid_fi):
+@pytest.fixture(scope="module")
+def help_pairs_eu():
+    """(English, Basque) LibreOffice help paragraphs aligned by file and par_id, translated ones only."""
+    def load(lang):
+        rows = read_jsonl(shared("text", "libreoffice-help", f"lo-help-7.4.7.{lang}.jsonl.gz"))
+        return {(r["file"], r["par_id"]): r["text"] for r in rows if r.get("tag") == "p"}
+
+    en, eu = load("en-US"), load("eu")
+    return [(en[k], eu[k]) for k in sorted(set(en) & set(eu)) if en[k] != eu[k] and len(en[k].split()) >= 15][:3000]
+
+
+@pytest.mark.parametrize("lang", ["fi", "eu"])
+def test_planted_failures_are_caught(lang, dolly_pairs, help_pairs_eu, config):
+    """Real human translations (fi: dolly-15k; eu: LibreOffice help) pass; the same texts with a
+    planted failure of each kind are caught."""
+    lid = LanguageFilter(lang)
+    pairs = dolly_pairs if lang == "fi" else help_pairs_eu
     et_path = shared("text", "lingua-sentences", "et.txt")
     estonian = [w for line in et_path.read_text(encoding="utf-8").splitlines() for w in line.split()]
     rng = random.Random(7)
     # Good pairs long enough for every check to apply (LID, length ratio, compression).
-    good = [(s, t) for s, t in dolly_pairs if len(s.split()) >= 15 and len(t.encode()) >= 150
-            and check_translation(s, t, "fi", config, lid_fi).ok][:150]
+    candidates = [(s, t) for s, t in pairs if len(s.split()) >= 15 and len(t.encode()) >= 150][:400]
+    passed = [check_translation(s, t, lang, config, lid).ok for s, t in candidates]
+    good = [pair for pair, ok in zip(candidates, passed) if ok][:150]
+    print(f"\n{lang}: {sum(passed)}/{len(passed)} real human translations pass QC")
+    assert sum(passed) / len(passed) >= 0.85
     assert len(good) >= 100
     rates = {}
     for kind, reason in EXPECTED.items():
@@ -129,10 +155,10 @@ def test_planted_failures_are_caught(dolly_pairs, config, lid_fi):
             if kind == "lid_estonian":
                 bad = " ".join(estonian[rng.randrange(len(estonian) - 40):][: len(t.split())])
             else:
-                bad = _plant(kind, s, t, rng, estonian)
-            caught += reason in check_translation(s, bad, "fi", config, lid_fi).reasons
+                bad = _plant(kind, s, t, rng, estonian, lang)
+            caught += reason in check_translation(s, bad, lang, config, lid).reasons
         rates[kind] = caught / len(good)
-    print("\ncatch rates on", len(good), "real pairs:", {k: round(v, 3) for k, v in rates.items()})
+    print(f"\n{lang}: catch rates on", len(good), "real pairs:", {k: round(v, 3) for k, v in rates.items()})
     for kind, rate in rates.items():
         assert rate >= 0.95, (kind, rate)
 
@@ -238,6 +264,8 @@ def test_cli_qc_sft_and_preferences(tmp_path, dolly_pairs):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["rows_in"] == 10 == stats["kept"] + stats["excluded"]
     assert stats["rows_in_equals_kept_plus_excluded"]
+    report = (out / "report.html").read_text()
+    assert "<svg" in report and all(reason in report for reason in stats["excluded_by_reason"])
 
     kept = {}
     for path in sorted((out / "data").glob("*.parquet")):

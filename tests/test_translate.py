@@ -330,3 +330,46 @@ def test_killed_run_resumes_without_resending(tmp_path, server, inputs):
     # Other settings into the same folder are refused.
     r = run_langmill(*args, "--retries", "5", "--out", out, env={API_KEY_ENV: API_KEY})
     assert r.returncode == 2 and "other inputs or settings" in r.stderr
+
+
+# --- other executors ----------------------------------------------------------------------------------
+
+
+def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
+    """Two tasks on a local Ray instance, and two Slurm array tasks run from the dill-pickled
+    executor (what sbatch runs, without sbatch): both give every row exactly once."""
+    import dill
+
+    from langmill.filters.output_qc import load_qc_config
+    from langmill.generators.engine import EngineConfig
+    from langmill.generators.translate import TranslateSettings
+    from langmill.pipelines.translate import TranslateJob, build_executors
+
+    qc = tmp_path / "permissive.yaml"
+    qc.write_text(PERMISSIVE_QC)
+    files = [inputs["dolly"], inputs["alpaca"]]
+    r = run_langmill("translate", *files, "--to", "fi", "--model", server["model"], "--out", tmp_path / "ray", "--endpoint-url", server["url"],
+                     "--api-key-env", API_KEY_ENV, "--qc-config", qc, "--max-tokens", "8", "--tasks", "2", "--workers", "2", "--executor", "ray",
+                     env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    kept, _, stats = assert_accounted(tmp_path / "ray", n_rows(*files))
+    assert stats["kept"] == n_rows(*files) and stats["tasks"] == 2
+
+    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    monkeypatch.setenv("SLURM_NODELIST", "localhost")  # set by Slurm in every job
+    monkeypatch.setattr("datatrove.executor.slurm.expand_slurm_nodelist", lambda nodelist: [nodelist])
+    settings = TranslateSettings(lang="fi", qc=load_qc_config(str(qc)), max_tokens=8)
+    engine = EngineConfig(model=server["model"], endpoint_url=server["url"], api_key_env=API_KEY_ENV)
+    job = TranslateJob(files=[str(f) for f in files], out=str(tmp_path / "slurm"), settings=settings, engine=engine, tasks=2, workers=2,
+                       executor="slurm", executor_options={"slurm": {"partition": "gpu", "time": "01:00:00"}})
+    for _, executor in build_executors(job):
+        executor.depends = None  # Slurm enforces the order; here the loop does
+        with executor.logging_dir.open("ranks_to_run.json", "w") as f:
+            json.dump(list(range(executor.world_size)), f)
+        pickled = dill.dumps(executor)
+        assert API_KEY.encode() not in pickled  # the key is read in the worker, never shipped
+        for task in range(executor.world_size):
+            monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(task))
+            dill.loads(pickled).run()
+    slurm_kept, _, _ = assert_accounted(tmp_path / "slurm", n_rows(*files))
+    assert sorted(slurm_kept["id"].to_list()) == sorted(kept["id"].to_list())

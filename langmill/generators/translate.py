@@ -48,6 +48,8 @@ class Segment:
 
 def _piece(text: str) -> Segment:
     core = text.strip()
+    if not core:
+        return Segment("", False, text)
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()):]
     marker = MARKER.match(core)

@@ -4,7 +4,7 @@ Plain Python over the rows of each input file (no datatrove pipeline: there is n
 nothing to deduplicate). Every row lands in `OUT/data/<file>.parquet` (all checks passed; texts
 with prompt artifacts removed; a `qc` column) or `OUT/excluded/<file>.parquet` (the row as read plus
 `reason`, its first failed check, and `detail`, all of them); `OUT/stats.json` counts both from the
-written files, so rows in = kept + excluded.
+written files, so rows in = kept + excluded; `OUT/report.html` shows the same with examples.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from langmill.filters.output_qc import REASONS, check_translation
 from langmill.readers import read_rows
+from langmill.report import render_rows_report
 
 SFT_FIELDS = [("messages", "source_messages")]
 PREF_FIELDS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejected", "source_rejected")]
@@ -118,6 +119,7 @@ def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=No
                 os.remove(os.path.join(out, folder, name))
     by_reason: Counter = Counter()
     by_check: Counter = Counter()
+    examples: dict[str, list] = {}
     kept_n = excluded_n = rows_read = messages = cleaned_rows = 0
     stems = Counter()
     for path in files:
@@ -141,6 +143,8 @@ def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=No
             messages += summary["messages_checked"]
             if failures:
                 by_check.update({reason for reason, _ in failures})
+                if len(examples.setdefault(failures[0][0], [])) < 3:
+                    examples[failures[0][0]].append([failures[0][0], row_id, "; ".join(d for _, d in failures)[:300]])
                 excluded.append({**row, "id": row_id, "reason": failures[0][0], "detail": "; ".join(d for _, d in failures)})
             else:
                 cleaned_rows += summary["artifacts_removed"] > 0
@@ -175,4 +179,10 @@ def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=No
     }
     with open(os.path.join(out, "stats.json"), "w") as f:
         json.dump(stats, f, indent=1, ensure_ascii=False)
+    summary = [["rows in", stats["rows_in"]], ["kept", stats["kept"]], ["excluded", stats["excluded"]],
+               ["rows in = kept + excluded", "yes" if stats["rows_in_equals_kept_plus_excluded"] else "NO"],
+               ["messages checked", messages], ["kept rows with prompt artifacts removed", cleaned_rows]]
+    with open(os.path.join(out, "report.html"), "w") as f:
+        f.write(render_rows_report(f"langmill qc report (→ {lang})", f"{len(files)} input file(s)", summary,
+                                   stats["excluded_by_reason"], [e for rows in examples.values() for e in rows]))
     return stats

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import glob
 import gzip
-import html
 import json
 import os
 import time
@@ -32,7 +31,7 @@ from langmill.filters.output_qc import REASONS
 from langmill.generators.engine import EngineConfig, GenerationRunner
 from langmill.generators.translate import TranslateSettings, Translator
 from langmill.readers import read_rows
-from langmill.report import bars, html_table, task_stats
+from langmill.report import render_rows_report, task_stats
 
 STAGES = ("translate", "write")
 REASON_ORDER = ["bad_row", "generation_error", "truncated", *REASONS]
@@ -250,20 +249,12 @@ def render_html(stats: dict) -> str:
         ["rows in = kept + excluded", "yes" if stats["rows_in_equals_kept_plus_excluded"] else "NO"],
         ["source-language rows written (--parallel)", stats["source_rows_written"]],
         ["requests sent (this run; cached ones not counted)", stats["requests_sent"]],
-        ["output tokens / s (first request to last answer)", stats["output_tokens_per_s"] or "-"], ["rows / s", stats["rows_per_s"] or "-"],
+        ["output tokens / s (first request to last answer)", stats["output_tokens_per_s"] or "-"],
+        ["rows / s", stats["rows_per_s"] or "-"],
     ]
     examples = [e for rows in stats["excluded_examples"].values() for e in rows]
-    title = f"langmill translate report ({stats['source_lang']} → {stats['lang']})"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f3f3f3}}</style></head><body>
-<h1>{html.escape(title)}</h1><p>Model <code>{html.escape(stats['model'])}</code>, prompt {html.escape(stats['prompt'])}.</p>
-<h2>Summary</h2>{html_table(["", "value"], summary)}
-<h2>Excluded rows by reason (first failed check)</h2>{bars(list(stats["excluded_by_reason"].items()), "#d8603b")}
-<h2>Examples of excluded rows</h2>{html_table(["reason", "id", "detail"], examples)}
-</body></html>
-"""
+    return render_rows_report(f"langmill translate report ({stats['source_lang']} → {stats['lang']})",
+                              f"Model {stats['model']}, prompt {stats['prompt']}.", summary, stats["excluded_by_reason"], examples)
 
 
 # --- running ----------------------------------------------------------------------------------------
