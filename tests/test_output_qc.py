@@ -185,6 +185,14 @@ def test_planted_structure_changes(dolly_pairs, ui_pairs, config, lid_fi):
         bad = ok_tgt.replace("/wiki/", "/fi/").replace("en.wikipedia", "fi.wikipedia")
         caught += "urls_changed" in check_translation(src, bad, "fi", config, lid_fi).reasons
     rates["urls_changed"] = caught / len(good)
+    # LaTeX changed or dropped.
+    caught = 0
+    for s, t in good:
+        src, ok_tgt = f"{s} The energy is $E = mc^2$, and $$\\int_0^1 x\\,dx = 1/2$$.", f"{t} Energia on $E = mc^2$, ja $$\\int_0^1 x\\,dx = 1/2$$."
+        assert check_translation(src, ok_tgt, "fi", config, lid_fi).ok
+        bad = ok_tgt.replace("$E = mc^2$", "E = mc^2") if rng.random() < 0.5 else ok_tgt.replace("1/2$$", "0.5$$")
+        caught += "latex_changed" in check_translation(src, bad, "fi", config, lid_fi).reasons
+    rates["latex_changed"] = caught / len(good)
     # Placeholder dropped: real LibreOffice strings.
     pairs = [(s, t) for s, t in ui_pairs["fi"] if check_translation(s, t, "fi", config, lid_fi).ok]
     caught = total = 0

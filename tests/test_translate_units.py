@@ -209,3 +209,15 @@ def test_bad_and_mismatched_rows_are_excluded(dolly_fi_pairs):
     assert asyncio.run(translator.rollout(doc, None))["reason"] == "bad_row"
     result = run_row(translator, {"prompt": "a", "chosen": "b", "rejected": "c"}, ScriptedModel({}))
     assert result["reason"] == "bad_row" and "separate run" in result["detail"]
+
+
+def test_sample_rows_of_each_format():
+    from conftest import REPO
+
+    expected = {"chats.jsonl": "messages", "alpaca.jsonl": "alpaca", "dolly.jsonl": "dolly", "preferences.jsonl": "preference"}
+    for name, fmt in expected.items():
+        rows = [json.loads(line) for line in (REPO / "langmill" / "sample_rows" / name).read_text().splitlines()]
+        assert rows and all(detect_format(r) == fmt for r in rows)
+        for r in rows:
+            fields = to_fields(r, fmt)
+            assert all(m["content"].strip() for messages in fields.values() for m in messages)

@@ -190,3 +190,10 @@ def build_tiny_model(path: str | os.PathLike) -> str:
 
 
 __all__ = ["build_tiny_model"]
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tests/tiny_model.py OUT_DIR   (a tiny random Llama chat model; output is noise)")
+    print(build_tiny_model(sys.argv[1]))

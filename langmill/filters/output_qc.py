@@ -18,7 +18,7 @@ from importlib.resources import files
 # In the order they are reported: the first failure of a row is its `reason` in excluded/.
 REASONS = [
     "structure", "lid", "length_ratio", "compression_ratio", "non_alnum_share", "code_changed",
-    "placeholders_changed", "urls_changed", "markdown_changed", "prompt_artifact", "model_identity",
+    "placeholders_changed", "urls_changed", "latex_changed", "markdown_changed", "prompt_artifact", "model_identity",
 ]
 
 FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -36,6 +36,8 @@ PLACEHOLDER = re.compile(
     r"|%[A-Z][A-Z0-9_]{2,}"                       # %COLUMNNUMBER, %PRODUCTNAMEn (inflected in fi)
     r"|%\d\b"                                     # %1 (Qt, LibreOffice)
 )
+# $$...$$, \[...\], \(...\) and $...$ (not prices: no space inside the dollars, no digit after).
+LATEX = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|(?<![\w$])\$[^$\s](?:[^$\n]*[^$\s])?\$(?![\w$])", re.DOTALL)
 HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+\S", re.MULTILINE)
 LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t]+\S", re.MULTILINE)
 EMPHASIS = "*_#> \t"
@@ -107,6 +109,11 @@ def _urls(text: str) -> Counter:
 
 def _placeholders(text: str) -> Counter:
     return Counter(PLACEHOLDER.findall(INLINE_CODE.sub(" ", FENCED.sub(" ", text))))
+
+
+def _latex(text: str) -> Counter:
+    # Placeholders first: "$(ARG1) ... "$(ARG2)" is two placeholders, not a formula.
+    return Counter(LATEX.findall(PLACEHOLDER.sub(" ", INLINE_CODE.sub(" ", FENCED.sub(" ", text)))))
 
 
 def _markdown(text: str) -> dict[str, int]:
@@ -274,6 +281,10 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
         src_urls, tgt_urls = _urls(source), _urls(cleaned)
         if src_urls != tgt_urls:
             failures["urls_changed"] = f"urls_changed={_diff(src_urls, tgt_urls)}"
+    if section.get("latex", True):
+        src_math, tgt_math = _latex(source), _latex(cleaned)
+        if src_math != tgt_math:
+            failures["latex_changed"] = f"latex_changed={_diff(src_math, tgt_math)}"
     if section.get("markdown", True):
         src_md, tgt_md = _markdown(source), _markdown(cleaned)
         changed = [f"{k} {tgt_md[k]}!={v}" for k, v in src_md.items() if tgt_md[k] != v]

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import click
 from datatrove.pipeline.inference.checkpointing import RequestCache
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers.base import InferenceServer, _find_available_port
@@ -176,17 +177,90 @@ class _QuietStartMixin:
                     self._server_ready.set_exception(ServerError(self.start_error or f"{err.__class__.__name__}: {err}"))
 
 
-class VLLMServerProcess(_QuietStartMixin, InferenceServer):
+class _OpenAIServer(_QuietStartMixin, InferenceServer):
+    """Requests to an OpenAI-compatible API at `api_base` (".../v1") over one pooled HTTP client
+    (datatrove's default opens a connection per request). 4xx answers fail the request
+    (BadRequestError), 429 and network errors are retried by the runner, 5xx too when
+    `retry_server_errors` (a remote gateway), else they end the run (our own vLLM engine died)."""
+
+    api_key_env: str | None = None
+    retry_server_errors = False
+
+    def __init__(self, config: InferenceConfig, rank: int, timeout: float):
+        super().__init__(config, rank)
+        self.timeout = timeout
+        self._client = None
+
+    @property
+    def api_base(self) -> str:
+        raise NotImplementedError
+
+    def get_base_url(self) -> str:
+        return self.api_base
+
+    def _headers(self) -> dict:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def client(self):
+        import httpx
+
+        if self._client is None:
+            limits = httpx.Limits(max_connections=self.config.max_concurrent_generations, max_keepalive_connections=self.config.max_concurrent_generations)
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
+        return self._client
+
+    def _refused(self, status: int) -> ServerError:
+        return ServerError(f"{self.api_base}: the API key was refused (HTTP {status}); set ${self.api_key_env}")
+
+    async def is_ready(self) -> bool:
+        response = await self.client().get(f"{self.api_base}/models", headers=self._headers(), timeout=10.0)
+        if response.status_code in (401, 403):
+            raise self._refused(response.status_code)
+        return response.status_code == 200
+
+    async def _make_request(self, payload: dict) -> dict:
+        import httpx
+
+        path = "/chat/completions" if self.config.use_chat else "/completions"
+        try:
+            response = await self.client().post(f"{self.api_base}{path}", json=payload, headers=self._headers())
+        except httpx.TimeoutException as err:
+            raise asyncio.TimeoutError(str(err)) from err
+        except httpx.HTTPError as err:
+            raise ConnectionError(f"{err.__class__.__name__}: {err}") from err
+        status = response.status_code
+        if status == 200:
+            return response.json()
+        body = response.text[:300]
+        if status in (401, 403):
+            raise self._refused(status)
+        if status == 429 or (status >= 500 and self.retry_server_errors):
+            raise ConnectionError(f"HTTP {status}: {body}")
+        if status >= 500:
+            raise ServerError(f"HTTP {status} from {self.api_base}: {body}")
+        # "BadRequestError" is how datatrove recognises a request that retrying cannot fix.
+        raise InferenceError(None, f"BadRequestError HTTP {status}: {body}")
+
+    async def server_cleanup(self) -> None:
+        await super().server_cleanup()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class VLLMServerProcess(_OpenAIServer):
     """A vLLM OpenAI-compatible server started for one task. Its output goes to the server log
     (OUT/logs/<stage>/server/); when it exits early, the error names its last lines."""
 
     def __init__(self, config: InferenceConfig, rank: int, engine: EngineConfig):
-        super().__init__(config, rank)
+        super().__init__(config, rank, engine.request_timeout)
         self.engine = engine
         self.last_lines: collections.deque[str] = collections.deque(maxlen=5)
 
-    def get_base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._port}/v1"
 
     async def start_server(self) -> asyncio.subprocess.Process:
         cmd = self.engine.vllm_command(self._port)
@@ -210,40 +284,29 @@ class VLLMServerProcess(_QuietStartMixin, InferenceServer):
             if log:
                 log.info(text)
         code = await process.wait()
-        tail = " | ".join(line.strip()[:200] for line in list(self.last_lines)[-2:])
-        raise RuntimeError(f"vLLM server exited with code {code}: {tail}")
+        raise RuntimeError(f"vLLM server exited with code {code}: {self._tail()}")
+
+    def _tail(self) -> str:
+        return " | ".join(line.strip()[:200] for line in list(self.last_lines)[-2:])
 
     def not_ready_message(self) -> str:
-        tail = " | ".join(line.strip()[:200] for line in list(self.last_lines)[-2:])
-        return f"vLLM server did not start: {tail or 'no output'}"
+        return f"vLLM server did not start: {self._tail() or 'no output'}"
 
 
-class OpenAIEndpoint(_QuietStartMixin, InferenceServer):
-    """An OpenAI-compatible endpoint that is already running. Requests carry the API key from
-    `api_key_env` (when set); 4xx answers fail the request, 429/5xx and network errors are retried
-    by the runner, a refused key stops the run with a one-line error."""
+class OpenAIEndpoint(_OpenAIServer):
+    """An OpenAI-compatible endpoint that is already running; requests carry the API key from
+    `api_key_env` (when set), and a refused key stops the run with a one-line error."""
+
+    retry_server_errors = True
 
     def __init__(self, config: InferenceConfig, rank: int, url: str, api_key_env: str, timeout: float):
-        super().__init__(config, rank)
+        super().__init__(config, rank, timeout)
         url = url.rstrip("/")
         self.url = url if url.endswith("/v1") else f"{url}/v1"
         self.api_key_env = api_key_env
-        self.timeout = timeout
-        self._client = None
 
-    def _headers(self) -> dict:
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    def client(self):
-        import httpx
-
-        if self._client is None:
-            limits = httpx.Limits(max_connections=self.config.max_concurrent_generations)
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
-        return self._client
-
-    def get_base_url(self) -> str:
+    @property
+    def api_base(self) -> str:
         return self.url
 
     async def start_server(self) -> None:
@@ -252,44 +315,11 @@ class OpenAIEndpoint(_QuietStartMixin, InferenceServer):
     async def monitor_health(self) -> None:
         await asyncio.Future()  # nothing to watch: the endpoint is not ours
 
-    async def is_ready(self) -> bool:
-        response = await self.client().get(f"{self.url}/models", headers=self._headers(), timeout=10.0)
-        if response.status_code in (401, 403):
-            raise ServerError(f"{self.url}: the API key was refused (HTTP {response.status_code}); set ${self.api_key_env}")
-        return response.status_code == 200
-
     async def _wait_until_ready(self, max_attempts: int = 300, delay_sec: float = 5.0) -> None:
         await super()._wait_until_ready(max_attempts=15, delay_sec=2.0)  # the endpoint runs already
 
     def not_ready_message(self) -> str:
         return f"{self.url}: no OpenAI-compatible server answers there (GET /models)"
-
-    async def _make_request(self, payload: dict) -> dict:
-        import httpx
-
-        path = "/chat/completions" if self.config.use_chat else "/completions"
-        try:
-            response = await self.client().post(f"{self.url}{path}", json=payload, headers=self._headers())
-        except httpx.TimeoutException as err:
-            raise asyncio.TimeoutError(str(err)) from err
-        except httpx.HTTPError as err:
-            raise ConnectionError(f"{err.__class__.__name__}: {err}") from err
-        status = response.status_code
-        if status == 200:
-            return response.json()
-        body = response.text[:300]
-        if status in (401, 403):
-            raise ServerError(f"{self.url}: the API key was refused (HTTP {status}); set ${self.api_key_env}")
-        if status == 429 or status >= 500:
-            raise ConnectionError(f"HTTP {status}: {body}")
-        # "BadRequestError" is how datatrove recognises a request that retrying cannot fix.
-        raise InferenceError(None, f"BadRequestError HTTP {status}: {body}")
-
-    async def server_cleanup(self) -> None:
-        await super().server_cleanup()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class WALRequestCache(RequestCache):
@@ -310,9 +340,11 @@ class GenerationRunner(InferenceRunner):
 
     name = "🤖 Generation"
 
-    def __init__(self, rollout_fn, engine: EngineConfig, output_writer, server_log_folder: str | None = None, **kwargs):
+    def __init__(self, rollout_fn, engine: EngineConfig, output_writer, server_log_folder: str | None = None,
+                 progress_every: float = 15.0, **kwargs):
         super().__init__(rollout_fn, engine.inference_config(server_log_folder), output_writer, **kwargs)
         self.engine = engine
+        self.progress_every = progress_every
         self.request_cache = WALRequestCache(kwargs.get("checkpoints_local_dir"))
         self.checkpoint_manager.request_cache = self.request_cache
 
@@ -325,11 +357,29 @@ class GenerationRunner(InferenceRunner):
 
     async def _send_request(self, server, payload, semaphore):
         # Time from the first request sent to the last answer: throughput without server start-up.
+        if not server._server_ready.done():
+            await asyncio.wait([server._server_ready])  # requests wait here while the server starts
         now = time.monotonic()
         self._first_request = min(getattr(self, "_first_request", now), now)
         result = await super()._send_request(server, payload, semaphore)
         self._last_answer = time.monotonic()
+        self._output_tokens = getattr(self, "_output_tokens", 0) + int(result.usage.get("completion_tokens") or 0)
         return result
+
+    async def _save_document(self, document, output_writer_context, rank, chunk_index, count_processed_stat=True):
+        await super()._save_document(document, output_writer_context, rank, chunk_index, count_processed_stat)
+        # A progress line on the terminal every `progress_every` seconds (the task log has datatrove's tables).
+        self._rows_done = getattr(self, "_rows_done", 0) + 1
+        now = time.monotonic()
+        last = getattr(self, "_last_progress", None)
+        if last is None:
+            self._last_progress = now
+        elif now - last >= self.progress_every:
+            self._last_progress = now
+            spent = max(1e-9, now - getattr(self, "_first_request", now))
+            tokens = getattr(self, "_output_tokens", 0)
+            click.echo(f"  generate: task {rank + 1}: {self._rows_done:,} rows done, {self._rows_done / spent:.2f} rows/s, "
+                       f"{tokens / spent:,.0f} output tokens/s", err=True)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         super().run(data, rank, world_size)

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 
 
-from langmill.filters.output_qc import FENCED, INLINE_CODE, PLACEHOLDER, REASONS, URL, Failure, check_translation
+from langmill.filters.output_qc import FENCED, INLINE_CODE, LATEX, PLACEHOLDER, REASONS, URL, Failure, check_translation
 from langmill.generators.formats import BadRow, detect_format, kind, to_fields
 
 PROMPTS_DIR = files("langmill") / "generators" / "prompts"
-LATEX = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|(?<![\w$])\$[^$\s](?:[^$\n]*[^$\s])?\$(?![\w$])", re.DOTALL)
 BLANK_LINES = re.compile(r"(\n[ \t]*\n\s*)")
 MARKER = re.compile(r"^([ \t]*(?:[-*+]|\d{1,3}[.)]|#{1,6}|>)[ \t]+)(?=\S)")
 LETTER = re.compile(r"[^\W\d_]")
@@ -33,7 +32,7 @@ FAILURE_ORDER = ["generation_error", "truncated", *REASONS]
 
 def protected_free(text: str) -> str:
     """What a translator may change: the text without code, URLs, LaTeX and placeholders."""
-    for pattern in (FENCED, INLINE_CODE, URL, LATEX, PLACEHOLDER):
+    for pattern in (FENCED, INLINE_CODE, URL, PLACEHOLDER, LATEX):
         text = pattern.sub(" ", text)
     return text
 
