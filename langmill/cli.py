@@ -173,6 +173,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--max-segment-chars", type=click.IntRange(min=100), default=1500, help="Paragraphs longer than this are translated line by line.")
 @click.option("--limit", type=click.IntRange(min=1), help="Translate only the first N rows (for a quick look).")
 @click.option("--qc-config", type=click.Path(dir_okay=False), help="YAML overriding QC thresholds of langmill/configs/qc.yaml (see langmill qc --print-config).")
+@click.option("--no-qc", is_flag=True, help="Keep every answered row unchecked (check it later with langmill qc).")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model for QC (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the rows are split into (row k goes to task k % tasks); each task starts its own vLLM server.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run at once (local executor).")
@@ -182,7 +183,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--verbose", is_flag=True, help="Show datatrove's task logs on the terminal (they are always in OUT/logs/).")
 def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, fewshot_examples, parallel, endpoint_url, api_key_env,
               tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, max_tokens,
-              temperature, retry_temperature, retries, seed, max_segment_chars, limit, qc_config, lid_model, tasks, workers,
+              temperature, retry_temperature, retries, seed, max_segment_chars, limit, qc_config, no_qc, lid_model, tasks, workers,
               executor, executor_config, overwrite, verbose):
     """Translate instruction (SFT) and preference rows with an LLM, with QC on every segment.
 
@@ -208,15 +209,17 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
     """
     from langmill.config import ConfigError, read_yaml
     from langmill.filters.lid import canonical_lang
-    from langmill.filters.output_qc import load_qc_config
+    from langmill.filters.output_qc import QC_OFF, load_qc_config
 
     if not lang:
         _fail("--to is required (e.g. --to fi)")
+    if no_qc and qc_config:
+        _fail("--no-qc and --qc-config do not go together")
     if not model:
         _fail("--model is required (a local model folder, a Hub id, or the name an --endpoint-url serves)")
     lang, source_lang = canonical_lang(lang), canonical_lang(source_lang)
     try:
-        qc = load_qc_config(qc_config)
+        qc = load_qc_config(QC_OFF if no_qc else qc_config)
         executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
     except ConfigError as err:
         _fail(str(err))

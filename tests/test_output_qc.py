@@ -167,32 +167,26 @@ def test_planted_structure_changes(dolly_pairs, ui_pairs, config, lid_fi):
     rng = random.Random(3)
     code = "```python\ndef area(r):\n    return 3.14159 * r ** 2  # circle\n```"
     good = [(s, t) for s, t in dolly_pairs if len(s.split()) >= 15 and check_translation(s, t, "fi", config, lid_fi).ok][:100]
+    url = "https://en.wikipedia.org/wiki/Finland_(country)"
+    math = ("The energy is $E = mc^2$, and $$\\int_0^1 x\\,dx = 1/2$$.", "Energia on $E = mc^2$, ja $$\\int_0^1 x\\,dx = 1/2$$.")
+    # (reason, source and good translation around a real pair, two ways to break the translation)
+    plants = [
+        ("code_changed", lambda s, t: (f"{s}\n\n{code}\n", f"{t}\n\n{code}\n"),
+         (lambda t: t.replace("# circle", "# ympyrä"), lambda t: t.replace("3.14159", "3.14"))),
+        ("urls_changed", lambda s, t: (f"{s} See {url}.", f"{t} Katso {url}."),
+         (lambda t: t.replace("/wiki/", "/fi/"), lambda t: t.replace("en.wikipedia", "fi.wikipedia"))),
+        ("latex_changed", lambda s, t: (f"{s} {math[0]}", f"{t} {math[1]}"),
+         (lambda t: t.replace("$E = mc^2$", "E = mc^2"), lambda t: t.replace("1/2$$", "0.5$$"))),
+    ]
     rates = {}
-    # Fenced code: a real pair with a code block inside; the block changed in the translation.
-    caught = 0
-    for s, t in good:
-        src, ok_tgt = f"{s}\n\n{code}\n", f"{t}\n\n{code}\n"
-        assert check_translation(src, ok_tgt, "fi", config, lid_fi).ok
-        bad = ok_tgt.replace("# circle", "# ympyrä") if rng.random() < 0.5 else ok_tgt.replace("3.14159", "3.14")
-        caught += "code_changed" in check_translation(src, bad, "fi", config, lid_fi).reasons
-    rates["code_changed"] = caught / len(good)
-    # URL changed.
-    caught = 0
-    for s, t in good:
-        url = "https://en.wikipedia.org/wiki/Finland_(country)"
-        src, ok_tgt = f"{s} See {url}.", f"{t} Katso {url}."
-        assert check_translation(src, ok_tgt, "fi", config, lid_fi).ok
-        bad = ok_tgt.replace("/wiki/", "/fi/").replace("en.wikipedia", "fi.wikipedia")
-        caught += "urls_changed" in check_translation(src, bad, "fi", config, lid_fi).reasons
-    rates["urls_changed"] = caught / len(good)
-    # LaTeX changed or dropped.
-    caught = 0
-    for s, t in good:
-        src, ok_tgt = f"{s} The energy is $E = mc^2$, and $$\\int_0^1 x\\,dx = 1/2$$.", f"{t} Energia on $E = mc^2$, ja $$\\int_0^1 x\\,dx = 1/2$$."
-        assert check_translation(src, ok_tgt, "fi", config, lid_fi).ok
-        bad = ok_tgt.replace("$E = mc^2$", "E = mc^2") if rng.random() < 0.5 else ok_tgt.replace("1/2$$", "0.5$$")
-        caught += "latex_changed" in check_translation(src, bad, "fi", config, lid_fi).reasons
-    rates["latex_changed"] = caught / len(good)
+    for reason, wrap, breaks in plants:
+        caught = 0
+        for s, t in good:
+            src, ok_tgt = wrap(s, t)
+            assert check_translation(src, ok_tgt, "fi", config, lid_fi).ok
+            bad = rng.choice(breaks)(ok_tgt)
+            caught += reason in check_translation(src, bad, "fi", config, lid_fi).reasons
+        rates[reason] = caught / len(good)
     # Placeholder dropped: real LibreOffice strings.
     pairs = [(s, t) for s, t in ui_pairs["fi"] if check_translation(s, t, "fi", config, lid_fi).ok]
     caught = total = 0
@@ -237,6 +231,14 @@ def test_thresholds_are_configurable(dolly_pairs, config, lid_fi):
     custom = load_qc_config({"model_identity": {"words": ["Poro"]}})
     assert "model_identity" in check_translation(s, t + " Olen Poro.", "fi", custom, lid_fi).reasons
     assert "model_identity" not in check_translation(s, t + " Olen ChatGPT.", "fi", custom, lid_fi).reasons
+    # Every check can be switched off (langmill translate --no-qc).
+    from langmill.filters.output_qc import QC_OFF
+
+    off = load_qc_config(QC_OFF)
+    for bad in (s, "\n".join([t] * 8), f"Käännös:\n{t}\nOlen ChatGPT.", truncated):
+        result = check_translation(s, bad, "fi", off, lid_fi)
+        assert result.ok and result.text == bad
+    assert not check_translation(s, s, "fi", load_qc_config({"lid": {"enabled": True}, "length_ratio": {"enabled": False}}), lid_fi).ok
 
 
 # ---- the command ---------------------------------------------------------------------------------

@@ -29,18 +29,6 @@ API_KEY_ENV = "LANGMILL_TEST_API_KEY"
 API_KEY = "test-key-5f1c"
 CODE = "```python\ndef area(r):\n    return 3.14159 * r ** 2\n```"
 
-# Every check off: noise from the random model is "kept", so the kept-row path can be inspected.
-PERMISSIVE_QC = """
-lid: {min_words: 1000000000}
-length_ratio: {min: 0.0, max: 1.0e9, languages: {fi: {min: 0.0, max: 1.0e9}}}
-compression_ratio: {min: 0.0}
-non_alnum_share: {max: 1.0}
-structure: {code: false, placeholders: false, urls: false, markdown: false}
-prompt_artifacts: {patterns: ["(?!x)x"]}
-truncation: {enabled: false}
-model_identity: {words: []}
-"""
-
 
 def read_gz_jsonl(path: Path, n: int | None = None) -> list[dict]:
     rows = []
@@ -194,12 +182,10 @@ def test_translate_sft_formats_with_vllm_started_by_the_step(tmp_path, tiny_mode
 
 
 def test_endpoint_mode_kept_rows_parallel_output(tmp_path, server, inputs):
-    qc = tmp_path / "permissive.yaml"
-    qc.write_text(PERMISSIVE_QC)
     out = tmp_path / "out"
     files = [inputs["dolly"], inputs["alpaca"], inputs["messages"]]
     r = run_langmill("translate", *files, "--to", "fi", "--model", server["model"], "--out", out, "--endpoint-url", server["url"],
-                     "--api-key-env", API_KEY_ENV, "--qc-config", qc, "--max-tokens", "16", "--parallel", env={API_KEY_ENV: API_KEY})
+                     "--api-key-env", API_KEY_ENV, "--no-qc", "--max-tokens", "16", "--parallel", env={API_KEY_ENV: API_KEY})
     assert r.returncode == 0, r.stderr[-3000:]
     assert API_KEY not in r.stdout + r.stderr
     assert API_KEY not in "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix in (".json", ".log", ".html"))
@@ -232,10 +218,8 @@ def test_endpoint_mode_kept_rows_parallel_output(tmp_path, server, inputs):
 
 def test_endpoint_mode_preferences_and_fewshot(tmp_path, server, inputs):
     files = [inputs["preference"], inputs["preference_parquet"]]
-    qc = tmp_path / "permissive.yaml"
-    qc.write_text(PERMISSIVE_QC)
     common = ["--to", "fi", "--model", server["model"], "--endpoint-url", server["url"], "--api-key-env", API_KEY_ENV, "--max-tokens", "16"]
-    r = run_langmill("translate", *files, *common, "--out", tmp_path / "prefs", "--qc-config", qc, env={API_KEY_ENV: API_KEY})
+    r = run_langmill("translate", *files, *common, "--out", tmp_path / "prefs", "--no-qc", env={API_KEY_ENV: API_KEY})
     assert r.returncode == 0, r.stderr[-3000:]
     kept, _, stats = assert_accounted(tmp_path / "prefs", n_rows(*files))
     assert stats["kind"] == "preference" and stats["kept"] == n_rows(*files)
@@ -247,6 +231,12 @@ def test_endpoint_mode_preferences_and_fewshot(tmp_path, server, inputs):
     row = next(r for r in hh if r["source"] == "hh.jsonl:1")
     assert first["chosen"].endswith(row["source_chosen"][0]["content"])
     assert row["source_prompt"][-1]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
+    # `langmill qc` re-checks the translated shards as they are, without regenerating: noise fails.
+    r = run_langmill("qc", tmp_path / "prefs" / "data", "--to", "fi", "--out", tmp_path / "prefs-qc")
+    assert r.returncode == 0, r.stderr[-2000:]
+    _, excluded, qc_stats = read_out(tmp_path / "prefs-qc")
+    assert qc_stats["rows_in"] == stats["kept"] == qc_stats["kept"] + qc_stats["excluded"]
+    assert "bad_row" not in qc_stats["excluded_by_reason"] and qc_stats["excluded"] >= stats["kept"] // 2
     # Few-shot completion prompts for base models (the /v1/completions endpoint), default QC.
     out = tmp_path / "fewshot"
     r = run_langmill("translate", inputs["dolly"], *common, "--out", out, "--prompt", "fewshot", env={API_KEY_ENV: API_KEY})
@@ -275,12 +265,10 @@ def test_endpoint_refused_key_and_bad_arguments(tmp_path, server, inputs):
 
 
 def test_killed_run_resumes_without_resending(tmp_path, server, inputs):
-    qc = tmp_path / "permissive.yaml"
-    qc.write_text(PERMISSIVE_QC)
     source = inputs["dolly_more"]
     rows_in = n_rows(source)
     args = ["translate", source, "--to", "fi", "--model", server["model"], "--endpoint-url", server["url"], "--api-key-env", API_KEY_ENV,
-            "--qc-config", qc, "--max-tokens", "16", "--max-concurrent", "2"]
+            "--no-qc", "--max-tokens", "16", "--max-concurrent", "2"]
     env = {**os.environ, API_KEY_ENV: API_KEY}
 
     # Reference: the same job, uninterrupted.
@@ -340,16 +328,14 @@ def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
     executor (what sbatch runs, without sbatch): both give every row exactly once."""
     import dill
 
-    from langmill.filters.output_qc import load_qc_config
+    from langmill.filters.output_qc import QC_OFF, load_qc_config
     from langmill.generators.engine import EngineConfig
     from langmill.generators.translate import TranslateSettings
     from langmill.pipelines.translate import TranslateJob, build_executors
 
-    qc = tmp_path / "permissive.yaml"
-    qc.write_text(PERMISSIVE_QC)
     files = [inputs["dolly"], inputs["alpaca"]]
     r = run_langmill("translate", *files, "--to", "fi", "--model", server["model"], "--out", tmp_path / "ray", "--endpoint-url", server["url"],
-                     "--api-key-env", API_KEY_ENV, "--qc-config", qc, "--max-tokens", "8", "--tasks", "2", "--workers", "2", "--executor", "ray",
+                     "--api-key-env", API_KEY_ENV, "--no-qc", "--max-tokens", "8", "--tasks", "2", "--workers", "2", "--executor", "ray",
                      env={API_KEY_ENV: API_KEY})
     assert r.returncode == 0, r.stderr[-3000:]
     kept, _, stats = assert_accounted(tmp_path / "ray", n_rows(*files))
@@ -358,7 +344,7 @@ def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
     monkeypatch.setenv(API_KEY_ENV, API_KEY)
     monkeypatch.setenv("SLURM_NODELIST", "localhost")  # set by Slurm in every job
     monkeypatch.setattr("datatrove.executor.slurm.expand_slurm_nodelist", lambda nodelist: [nodelist])
-    settings = TranslateSettings(lang="fi", qc=load_qc_config(str(qc)), max_tokens=8)
+    settings = TranslateSettings(lang="fi", qc=load_qc_config(QC_OFF), max_tokens=8)
     engine = EngineConfig(model=server["model"], endpoint_url=server["url"], api_key_env=API_KEY_ENV)
     job = TranslateJob(files=[str(f) for f in files], out=str(tmp_path / "slurm"), settings=settings, engine=engine, tasks=2, workers=2,
                        executor="slurm", executor_options={"slurm": {"partition": "gpu", "time": "01:00:00"}})

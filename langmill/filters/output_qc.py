@@ -43,6 +43,9 @@ LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t]+\S", re.MULTILINE)
 EMPHASIS = "*_#> \t"
 
 
+QC_OFF = str(files("langmill") / "configs" / "qc_off.yaml")
+
+
 @dataclass
 class Failure:
     reason: str
@@ -68,7 +71,8 @@ class QCResult:
 
 
 def load_qc_config(override: dict | str | None = None) -> dict:
-    """`configs/qc.yaml` with `override` (a dict, or the path of a YAML file) merged into it."""
+    """`configs/qc.yaml` with `override` (a dict, or the path of a YAML file) merged into it.
+    `load_qc_config(QC_OFF)` switches every check off."""
     from langmill.config import ConfigError, read_yaml
     from langmill.filters.quality_config import deep_merge
 
@@ -81,6 +85,11 @@ def load_qc_config(override: dict | str | None = None) -> dict:
     if unknown:
         raise ConfigError(f"{path or 'qc config'}: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(base)})")
     return deep_merge(base, over)
+
+
+def _on(section: dict) -> bool:
+    """Every check can be switched off with `enabled: false` in its section."""
+    return section.get("enabled", True)
 
 
 def length_bounds(config: dict, lang: str) -> tuple[float, float]:
@@ -212,7 +221,10 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
     """Check `target`, a translation of `source` into `lang`, with the settings of `config` (see
     `load_qc_config`); `lid` is anything with `predict(text) -> (lang, score)`, such as
     `langmill.filters.lid.LanguageFilter(lang)`."""
-    cleaned, removed, artifact_failure = strip_artifacts(source, target, config)
+    if _on(config["prompt_artifacts"]):
+        cleaned, removed, artifact_failure = strip_artifacts(source, target, config)
+    else:
+        cleaned, removed, artifact_failure = target, 0, None
     result = QCResult(text=cleaned, metrics={"artifacts_removed": removed})
     failures: dict[str, str] = {}
     src_prose, tgt_prose = _code_free(source), _code_free(cleaned)
@@ -220,7 +232,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     # Language of the output.
     section = config["lid"]
-    if tgt_words >= section["min_words"]:
+    if _on(section) and tgt_words >= section["min_words"]:
         predicted, score = lid.predict(tgt_prose)
         result.metrics.update(lang=predicted, lang_score=round(score, 4))
         short = tgt_words < section["short_words"]
@@ -231,7 +243,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     # Length against the source.
     section = config["length_ratio"]
-    if src_words >= section["min_source_words"]:
+    if _on(section) and src_words >= section["min_source_words"]:
         ratio = tgt_words / src_words
         low, high = length_bounds(config, lang)
         result.metrics["length_ratio"] = round(ratio, 3)
@@ -242,7 +254,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     # Degenerate repetition.
     section = config["compression_ratio"]
-    if len(cleaned.encode("utf-8")) >= section["min_bytes"]:
+    if _on(section) and len(cleaned.encode("utf-8")) >= section["min_bytes"]:
         ratio = compression_ratio(cleaned)
         result.metrics["compression_ratio"] = round(ratio, 3)
         src_ratio = compression_ratio(source) if len(source.encode("utf-8")) >= section["min_bytes"] else 1.0
@@ -251,7 +263,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     # Symbol soup.
     section = config["non_alnum_share"]
-    if sum(not c.isspace() for c in tgt_prose) >= section["min_chars"]:
+    if _on(section) and sum(not c.isspace() for c in tgt_prose) >= section["min_chars"]:
         share = non_alnum_share(tgt_prose)
         result.metrics["non_alnum_share"] = round(share, 3)
         if share > section["max"] and share > non_alnum_share(src_prose) + section["margin"]:
@@ -293,7 +305,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     if artifact_failure:
         failures["prompt_artifact"] = artifact_failure
-    words = config["model_identity"]["words"] or []
+    words = (config["model_identity"]["words"] or []) if _on(config["model_identity"]) else []
     extra = _identity_hits(cleaned, words) - _identity_hits(source, words)
     if extra:
         failures["model_identity"] = f"model_identity={', '.join(sorted(extra))}"

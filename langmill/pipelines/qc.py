@@ -60,6 +60,8 @@ def check_row(row: dict, lang: str, config: dict, lid) -> tuple[dict, list[tuple
     for field, src_field in pairs:
         for name in (field, src_field):
             if row.get(name) is None:
+                if name == src_field and row.get("lang") not in (None, lang):
+                    raise BadRow(f"a source-language row (lang={row['lang']}, as --parallel writes them): nothing to check")
                 raise BadRow(f"no {name!r} field")
     failures: list[tuple[str, str]] = []
     cleaned_row = dict(row)
