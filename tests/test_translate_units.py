@@ -221,3 +221,18 @@ def test_sample_rows_of_each_format():
         for r in rows:
             fields = to_fields(r, fmt)
             assert all(m["content"].strip() for messages in fields.values() for m in messages)
+
+
+def test_vllm_command_passes_flags_and_never_trusts_remote_code_by_default():
+    from langmill.generators.engine import EngineConfig, vllm_cpu_build
+
+    cmd = EngineConfig(model="/models/m").vllm_command(8000)
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"] and "--trust-remote-code" not in cmd
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"  # never exposed beyond this machine
+    cmd = EngineConfig(model="m", tensor_parallel=4, data_parallel=2, max_model_len=8192, dtype="bfloat16",
+                       trust_remote_code=True, vllm_args=["--enforce-eager", "--enable-chunked-prefill"]).vllm_command(8000)
+    for flag, value in (("--tensor-parallel-size", "4"), ("--data-parallel-size", "2"), ("--max-model-len", "8192"), ("--dtype", "bfloat16")):
+        assert cmd[cmd.index(flag) + 1] == value
+    assert "--trust-remote-code" in cmd and cmd[-2:] == ["--enforce-eager", "--enable-chunked-prefill"]
+    assert "--no-enable-chunked-prefill" not in cmd  # the user's choice wins
+    assert ("--no-enable-chunked-prefill" in EngineConfig(model="m").vllm_command(1)) == vllm_cpu_build()
