@@ -359,3 +359,32 @@ def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
             dill.loads(pickled).run()
     slurm_kept, _, _ = assert_accounted(tmp_path / "slurm", n_rows(*files))
     assert sorted(slurm_kept["id"].to_list()) == sorted(kept["id"].to_list())
+
+
+def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model, inputs):
+    """SIGKILL of langmill alone (not its process group): the vLLM server it started exits too (it
+    gets SIGTERM when its parent dies), and the rerun starts a new one and finishes the job."""
+    import re
+
+    out = tmp_path / "out"
+    args = ["translate", inputs["dolly_more"], "--to", "fi", "--model", tiny_model, "--out", out, "--no-qc", "--max-tokens", "64",
+            "--max-concurrent", "1", *VLLM_ARGS]
+    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chunk = out / "logs" / "translate" / "checkpoints" / "00000" / "chunk_00000.jsonl"
+    deadline = time.monotonic() + 240
+    while not (chunk.exists() and chunk.read_text().count("\n") >= 3):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    log = next((out / "logs" / "translate" / "server").glob("*.log")).read_text()
+    server_pids = {int(pid) for pid in re.findall(r"\((?:APIServer|EngineCore)[^)]* pid=(\d+)\)", log)}
+    assert server_pids
+    deadline = time.monotonic() + 60
+    while any(os.path.exists(f"/proc/{pid}") for pid in server_pids):
+        assert time.monotonic() < deadline, "the vLLM server outlived the killed task"
+        time.sleep(0.5)
+    r = run_langmill(*args)
+    assert r.returncode == 0 and "Resuming" in r.stderr, r.stderr[-2000:]
+    _, _, stats = assert_accounted(out, n_rows(inputs["dolly_more"]))
+    assert stats["kept"] == n_rows(inputs["dolly_more"])
