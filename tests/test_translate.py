@@ -252,6 +252,8 @@ def test_endpoint_refused_key_and_bad_arguments(tmp_path, server, inputs):
     assert "API key was refused" in r.stderr and "Traceback" not in r.stderr and "wrong-key-123" not in r.stderr
     r = run_langmill(*base[:-4], "--out", tmp_path / "b", "--endpoint-url", "http://127.0.0.1:9/v1")
     assert r.returncode == 2 and "no OpenAI-compatible server answers" in r.stderr
+    r = run_langmill(*base, "--out", tmp_path / "b2", "--model", "not-served", env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 2 and f"serves {server['model']}, not not-served (--model)" in r.stderr
     for args, message in (
         (["translate", inputs["dolly"], "--to", "fi", "--out", tmp_path / "c"], "--model is required"),
         (["translate", inputs["dolly"], "--model", "m", "--out", tmp_path / "d"], "--to is required"),
@@ -388,3 +390,17 @@ def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model
     assert r.returncode == 0 and "Resuming" in r.stderr, r.stderr[-2000:]
     _, _, stats = assert_accounted(out, n_rows(inputs["dolly_more"]))
     assert stats["kept"] == n_rows(inputs["dolly_more"])
+
+
+def test_long_segment_budget_is_capped_by_the_context(tmp_path, server, inputs):
+    """A 300-word paragraph gets a budget above the server's context (2048): langmill caps it at
+    half the context (read from GET /models) instead of sending a request vLLM refuses."""
+    dolly = [json.loads(line) for line in inputs["dolly_more"].read_text().splitlines()]
+    words = " ".join(r["response"].replace("\n", " ") for r in dolly).split()[:300]
+    row = write_jsonl(tmp_path / "long.jsonl", [{"instruction": "Summarise this.", "input": "", "output": " ".join(words)}])
+    out = tmp_path / "out"
+    r = run_langmill("translate", row, "--to", "fi", "--model", server["model"], "--out", out, "--endpoint-url", server["url"],
+                     "--api-key-env", API_KEY_ENV, "--no-qc", "--max-tokens", "5000", env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-2000:]
+    _, _, stats = assert_accounted(out, 1)
+    assert stats["kept"] == 1 and stats["output_tokens"] > 1024 - 64

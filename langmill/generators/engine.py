@@ -185,6 +185,7 @@ class _OpenAIServer(_QuietStartMixin, InferenceServer):
 
     api_key_env: str | None = None
     retry_server_errors = False
+    max_model_len: int | None = None  # read from GET /models once the server answers
 
     def __init__(self, config: InferenceConfig, rank: int, timeout: float):
         super().__init__(config, rank)
@@ -217,12 +218,25 @@ class _OpenAIServer(_QuietStartMixin, InferenceServer):
         response = await self.client().get(f"{self.api_base}/models", headers=self._headers(), timeout=10.0)
         if response.status_code in (401, 403):
             raise self._refused(response.status_code)
-        return response.status_code == 200
+        if response.status_code != 200:
+            return False
+        try:
+            models = {m["id"]: m for m in response.json().get("data", [])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return True  # not a model list we understand: let the requests tell
+        if models and self.config.model_name_or_path not in models:
+            raise ServerError(f"{self.api_base} serves {', '.join(list(models)[:5])}, not {self.config.model_name_or_path} (--model)")
+        self.max_model_len = (models.get(self.config.model_name_or_path) or {}).get("max_model_len")
+        return True
 
     async def _make_request(self, payload: dict) -> dict:
         import httpx
 
         path = "/chat/completions" if self.config.use_chat else "/completions"
+        if self.max_model_len and payload.get("max_tokens", 0) > self.max_model_len // 2:
+            # vLLM refuses max_tokens > the context; the prompt holds the source, so half of it is
+            # the most a translation can use.
+            payload = {**payload, "max_tokens": self.max_model_len // 2}
         try:
             response = await self.client().post(f"{self.api_base}{path}", json=payload, headers=self._headers())
         except httpx.TimeoutException as err:
