@@ -265,6 +265,10 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         retries=retries, temperature=temperature, retry_temperature=retry_temperature, seed=seed, max_tokens=max_tokens,
         max_segment_chars=max_segment_chars, kind=run_kind or "sft",
     )
+    try:  # a --prompt-file with a missing part or an unknown {field} fails here, not in every worker
+        settings.payload("Test.", 0)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
+        _fail(f"{prompt_file or 'prompts'}: the {prompt} prompt cannot be built ({err.__class__.__name__}: {err})")
     engine = EngineConfig(
         model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
         data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),

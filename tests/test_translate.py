@@ -254,12 +254,18 @@ def test_endpoint_refused_key_and_bad_arguments(tmp_path, server, inputs):
     assert r.returncode == 2 and "no OpenAI-compatible server answers" in r.stderr
     r = run_langmill(*base, "--out", tmp_path / "b2", "--model", "not-served", env={API_KEY_ENV: API_KEY})
     assert r.returncode == 2 and f"serves {server['model']}, not not-served (--model)" in r.stderr
+    bad_prompt = tmp_path / "prompt.yaml"
+    bad_prompt.write_text('zeroshot:\n  user: "Translate {text} into {language}"\n')
     for args, message in (
         (["translate", inputs["dolly"], "--to", "fi", "--out", tmp_path / "c"], "--model is required"),
         (["translate", inputs["dolly"], "--model", "m", "--out", tmp_path / "d"], "--to is required"),
         (["translate", inputs["dolly"], "--to", "eu", "--model", "m", "--out", tmp_path / "e", "--prompt", "fewshot", "--endpoint-url", server["url"]], "no few-shot examples for en->eu"),
         (["translate", tmp_path / "missing.jsonl", "--to", "fi", "--model", "m", "--out", tmp_path / "f", "--endpoint-url", server["url"]], "missing.jsonl"),
         (["translate", inputs["dolly"], "--to", "fi", "--model", str(tmp_path), "--out", tmp_path / "g"], "not a model folder"),
+        (["translate", inputs["dolly"], "--to", "fi", "--model", "m", "--out", tmp_path / "h", "--prompt", "fewshot",
+          "--fewshot-examples", inputs["bad"], "--endpoint-url", server["url"]], "bad.jsonl:1: an example needs string fields"),
+        (["translate", inputs["dolly"], "--to", "fi", "--model", "m", "--out", tmp_path / "i", "--prompt-file", bad_prompt,
+          "--endpoint-url", server["url"]], "the zeroshot prompt cannot be built (KeyError: 'language')"),
     ):
         r = run_langmill(*args)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

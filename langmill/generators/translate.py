@@ -100,15 +100,17 @@ def load_examples(lang: str, source_lang: str, path: str | None = None, limit: i
     """Few-shot examples for source_lang -> lang from a JSONL file ({source_lang, lang, source, target})."""
     path = path or str(PROMPTS_DIR / "translate_examples.jsonl")
     examples = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                ex = json.loads(line)
-            except json.JSONDecodeError:
-                raise BadRow(f"{path}:{n}: malformed JSON") from None
-            if ex.get("lang") == lang and ex.get("source_lang", "en") == source_lang:
+                ex = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise BadRow(f"{path}:{n}: not a JSON object in UTF-8") from None
+            if not isinstance(ex, dict) or not all(isinstance(ex.get(k), str) for k in ("lang", "source", "target")):
+                raise BadRow(f"{path}:{n}: an example needs string fields lang, source and target (and source_lang, default en)")
+            if ex["lang"] == lang and ex.get("source_lang", "en") == source_lang:
                 examples.append(ex)
     return examples[:limit]
 
