@@ -349,6 +349,41 @@ class WALRequestCache(RequestCache):
             await self._conn.execute("PRAGMA synchronous=NORMAL")
 
 
+@dataclass
+class Throughput:
+    """Rows, output tokens and time from the first request sent to the last answer (server
+    start-up excluded) of one task."""
+
+    first_request: float | None = None
+    last_answer: float | None = None
+    output_tokens: int = 0
+    rows_done: int = 0
+    last_line: float | None = None
+
+    def request_sent(self) -> None:
+        if self.first_request is None:
+            self.first_request = time.monotonic()
+
+    def answered(self, tokens: int) -> None:
+        self.last_answer = time.monotonic()
+        self.output_tokens += tokens
+
+    def seconds(self) -> float:
+        return (self.last_answer or 0.0) - (self.first_request or 0.0)
+
+    def row_done(self, every: float) -> str | None:
+        """A progress line when `every` seconds have passed since the last one."""
+        self.rows_done += 1
+        now = time.monotonic()
+        if self.last_line is None:
+            self.last_line = now
+        if now - self.last_line < every:
+            return None
+        self.last_line = now
+        spent = max(1e-9, now - (self.first_request or now))
+        return f"{self.rows_done:,} rows done, {self.rows_done / spent:.2f} rows/s, {self.output_tokens / spent:,.0f} output tokens/s"
+
+
 class GenerationRunner(InferenceRunner):
     """datatrove's InferenceRunner with langmill's servers: a vLLM process or an endpoint."""
 
@@ -359,46 +394,39 @@ class GenerationRunner(InferenceRunner):
         super().__init__(rollout_fn, engine.inference_config(server_log_folder), output_writer, **kwargs)
         self.engine = engine
         self.progress_every = progress_every
+        self.throughput = Throughput()
+        self._slots: asyncio.Semaphore | None = None  # made in the task's event loop
         self.request_cache = WALRequestCache(kwargs.get("checkpoints_local_dir"))
         self.checkpoint_manager.request_cache = self.request_cache
 
     async def _cached_request(self, payload: dict, **kwargs):
-        # Hand the answer to the rollout only once it is in the request cache: a kill after this
-        # point cannot lose it.
-        result = await super()._cached_request(payload, **kwargs)
-        await self.request_cache.flush()
+        # A request holds its slot until its answer is in the request cache (datatrove frees it
+        # when the answer arrives): a kill loses at most `max_concurrent` answers.
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.max_concurrent_generations)
+        async with self._slots:
+            result = await super()._cached_request(payload, **kwargs)
+            await self.request_cache.flush()
         return result
 
     async def _send_request(self, server, payload, semaphore):
-        # Time from the first request sent to the last answer: throughput without server start-up.
         if not server._server_ready.done():
             await asyncio.wait([server._server_ready])  # requests wait here while the server starts
-        now = time.monotonic()
-        self._first_request = min(getattr(self, "_first_request", now), now)
+        self.throughput.request_sent()
         result = await super()._send_request(server, payload, semaphore)
-        self._last_answer = time.monotonic()
-        self._output_tokens = getattr(self, "_output_tokens", 0) + int(result.usage.get("completion_tokens") or 0)
+        self.throughput.answered(int(result.usage.get("completion_tokens") or 0))
         return result
 
     async def _save_document(self, document, output_writer_context, rank, chunk_index, count_processed_stat=True):
         await super()._save_document(document, output_writer_context, rank, chunk_index, count_processed_stat)
-        # A progress line on the terminal every `progress_every` seconds (the task log has datatrove's tables).
-        self._rows_done = getattr(self, "_rows_done", 0) + 1
-        now = time.monotonic()
-        last = getattr(self, "_last_progress", None)
-        if last is None:
-            self._last_progress = now
-        elif now - last >= self.progress_every:
-            self._last_progress = now
-            spent = max(1e-9, now - getattr(self, "_first_request", now))
-            tokens = getattr(self, "_output_tokens", 0)
-            click.echo(f"  generate: task {rank + 1}: {self._rows_done:,} rows done, {self._rows_done / spent:.2f} rows/s, "
-                       f"{tokens / spent:,.0f} output tokens/s", err=True)
+        line = self.throughput.row_done(self.progress_every)
+        if line:  # on the terminal (the task log has datatrove's own tables)
+            click.echo(f"  generate: task {rank + 1}: {line}", err=True)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         super().run(data, rank, world_size)
-        if hasattr(self, "_last_answer"):
-            self.stat_update("requests_wall_s", value=round(self._last_answer - self._first_request, 3))
+        if self.throughput.last_answer is not None:
+            self.stat_update("requests_wall_s", value=round(self.throughput.seconds(), 3))
 
     def _init_server(self, rank: int) -> InferenceServer:
         config = copy.deepcopy(self.config)  # one fresh copy per task: tasks may share a process
