@@ -122,8 +122,13 @@ def run_direct(model: str, payloads: list[dict], vllm_args: list[str], max_model
             async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=concurrency)) as client:
                 async def one(p):
                     async with limit:
-                        r = await client.post(f"{base}/chat/completions", json={**p, "model": model})
-                        return r.json()["usage"]["completion_tokens"]
+                        for attempt in range(5):  # a dropped keep-alive connection is retried, as langmill does
+                            try:
+                                r = await client.post(f"{base}/chat/completions", json={**p, "model": model})
+                                return r.json()["usage"]["completion_tokens"]
+                            except httpx.TransportError:
+                                await asyncio.sleep(0.2 * (attempt + 1))
+                        raise RuntimeError("request failed 5 times")
 
                 started = time.monotonic()
                 tokens = await asyncio.gather(*(one(p) for p in payloads))

@@ -1,11 +1,14 @@
-"""datatrove's local executor with a quiet terminal.
+"""datatrove's executors as langmill runs them: a quiet terminal, no orphans, one way to build them.
 
 datatrove prints every task's pipeline and stats tables to the console; on a real job that buries
 what a user wants to see. Here the full logs still go to OUT/logs/<stage>/logs/task_*.log, and the
 terminal gets one line per finished task plus the readers' progress lines (`--verbose` restores
-datatrove's console output).
+datatrove's console output). Worker processes and datatrove's manager process get SIGTERM when
+langmill dies, so a killed run leaves nothing running behind it.
 """
 
+import os
+import signal
 import sys
 import time
 
@@ -54,14 +57,55 @@ def quiet_console() -> None:
     _console_warnings_only()
 
 
-class QuietLocalExecutor(LocalPipelineExecutor):
-    """LocalPipelineExecutor that prints `<stage>: task i/n done` instead of datatrove's tables."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux; elsewhere a no-op).
+    Called in child processes only: a killed `langmill` must not leave workers, their vLLM servers
+    or datatrove's multiprocessing manager running (and writing) behind it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    def __init__(self, *args, stage: str = "", **kwargs):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+
+
+class _ManagerDiesWithParent:
+    """datatrove's LocalPipelineExecutor starts a multiprocess Manager process; without this it
+    outlives a killed langmill (one sleeping process per killed run)."""
+
+    def __enter__(self):
+        from multiprocess.managers import SyncManager
+
+        self.cls, self.start = SyncManager, SyncManager.start
+
+        def start(manager, initializer=None, initargs=()):
+            return self.start(manager, initializer=initializer or die_with_parent, initargs=initargs)
+
+        SyncManager.start = start
+        return self
+
+    def __exit__(self, *exc):
+        self.cls.start = self.start
+
+
+class LangmillLocalExecutor(LocalPipelineExecutor):
+    """LocalPipelineExecutor whose helper processes die with langmill, and that, when `quiet`,
+    prints `<stage>: task i/n done` instead of datatrove's tables."""
+
+    def __init__(self, *args, stage: str = "", quiet: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.stage = stage
+        self.quiet = quiet
+        self.main_pid = os.getpid()
+
+    def run(self):
+        with _ManagerDiesWithParent():
+            return super().run()
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        if os.getpid() != self.main_pid:  # a worker process
+            die_with_parent()
+        if not self.quiet:
+            return super()._run_for_rank(rank, local_rank, node_rank)
         # Runs in the worker process, where the patch must be applied (forkserver starts afresh).
         quiet_console()
         if self.is_rank_completed(rank):
@@ -78,10 +122,8 @@ def make_executor(kind: str, pipeline: list, *, stage: str, tasks: int, workers:
     slurm/ray `options` of the config's executor section."""
     options = options or {}
     if kind == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        common = dict(tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends, start_method=start_method)
-        return LocalPipelineExecutor(pipeline, **common) if verbose else QuietLocalExecutor(pipeline, stage=stage, **common)
+        return LangmillLocalExecutor(pipeline, stage=stage, quiet=not verbose, tasks=tasks, workers=workers, logging_dir=logging_dir,
+                                     depends=depends, start_method=start_method)
     if kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 

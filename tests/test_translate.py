@@ -392,6 +392,9 @@ def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model
     while any(os.path.exists(f"/proc/{pid}") for pid in server_pids):
         assert time.monotonic() < deadline, "the vLLM server outlived the killed task"
         time.sleep(0.5)
+    time.sleep(1)
+    leftovers = subprocess.run(["pgrep", "-f", "--", str(out)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, "datatrove's manager process outlived the killed task"
     r = run_langmill(*args)
     assert r.returncode == 0 and "Resuming" in r.stderr, r.stderr[-2000:]
     _, _, stats = assert_accounted(out, n_rows(inputs["dolly_more"]))
