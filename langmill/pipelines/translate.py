@@ -92,7 +92,7 @@ class RowReader(PipelineStep):
                 if k % world_size != rank:
                     continue
                 self.stat_update("rows_read")
-                meta = {"where": where, "source": names[path]}
+                meta = {"where": where}
                 if row is None:
                     meta |= {"bad_row": bad, "raw": raw}
                 else:
