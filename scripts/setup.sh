@@ -13,7 +13,7 @@ fi
 .venv/bin/python -m pip install --quiet --editable ".[dev,gen-cpu]"
 
 # PyPI's torchvision/torchaudio/torchcodec builds break `import transformers` next to the CPU torch
-# wheel (see DEVELOPERS.md); whatever pulled them in, remove them.
+# wheel (see the Development section of README.md); whatever pulled them in, remove them.
 for pkg in torchvision torchaudio torchcodec; do
   if .venv/bin/python -m pip show --quiet "$pkg" >/dev/null 2>&1; then
     .venv/bin/python -m pip uninstall --quiet --yes "$pkg"

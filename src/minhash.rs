@@ -357,7 +357,7 @@ mod tests {
     #[test]
     fn densified_values_come_from_filled_bins() {
         let p = Params::new(112, 5, 0, 1, 1);
-        let words: Vec<u64> = (0..12).map(|i| mix64(i)).collect();
+        let words: Vec<u64> = (0..12).map(mix64).collect();
         let mut sig = vec![0u32; 112];
         let mut empty = vec![EMPTY; 112];
         signature(&p, &words, &mut sig, &mut empty, &mut Vec::new());

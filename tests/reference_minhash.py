@@ -1,6 +1,6 @@
 """Slow, deliberately plain Python reference for the Rust MinHash core.
 
-Written straight from the specification (see langmill/native.py and the header of
+Written straight from the specification (see langmill/native/dedup.py and the header of
 src/minhash.rs), with no shared code and no cleverness, so that bit-for-bit agreement
 with the Rust library means something. XXH64 (text_hash, band keys) uses the
 ``xxhash`` package (the Rust xxh64 is tested against it separately). Words use
@@ -27,7 +27,7 @@ def xxh64(data: bytes, seed: int = 0) -> int:
 
 def as_text(doc: str | bytes | None) -> str:
     """What the native side sees: None -> "", bytes decoded with replacement,
-    str with lone surrogates encoded with replacement (as native.py does)."""
+    str with lone surrogates encoded with replacement (as langmill.native does)."""
     if doc is None:
         return ""
     if isinstance(doc, bytes):

@@ -1,10 +1,11 @@
 """Pure-Python reference of the quality filters: the plain, obviously-correct implementation.
 
 This is the implementation `langmill/filters/quality.py` had before its statistics moved to Rust
-(`src/textstats.rs`), kept verbatim as `Reference*Filter`, plus `*_stats` functions that compute
+(`src/textstats/`), kept verbatim as `Reference*Filter`, plus `*_stats` functions that compute
 the integer columns of `langmill.native.*_stats` the same plain way. `tests/test_textstats.py`
 checks the Rust statistics against these and the Rust-backed filters' decisions against the
-reference filters. All definitions come from `langmill.filters.text`.
+reference filters. The definitions are those of `langmill.native.textstats`, implemented in
+`tests/reference_text.py`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from collections import Counter
 from datatrove.data import Document
 
 from langmill.filters.base import CorpusFilter
-from langmill.filters.quality_config import default_quality_config
-from langmill.filters.text import (
-    BULLET_CHARS,
-    CLOSING_CHARS,
-    ELLIPSES,
-    TERMINAL_PUNCTUATION,
+from langmill.config import default_quality_config
+from langmill.native.textstats import ELLIPSES, TERMINAL_PUNCTUATION
+from reference_text import (
     count_sentences,
     doc_lines,
     ends_with_bare_ellipsis,
@@ -29,7 +27,6 @@ from langmill.filters.text import (
     is_bullet_line,
     is_word_token,
     non_blank_lines,
-    normalise,
     repetition_lines,
     repetition_paragraphs,
     tokens,
@@ -71,7 +68,7 @@ class ReferenceGopherQualityFilter(_QualityFilter):
         bad = [w for w in stop_words if not isinstance(w, str)]
         if bad:  # YAML reads unquoted on/no/yes/off as booleans
             raise ValueError(f"stop_words must be strings, got {bad!r} (quote them in the YAML)")
-        self.stop_words = frozenset(normalise(w) for w in stop_words)
+        self.stop_words = frozenset(w.lower() for w in stop_words)
 
     def _check(self, doc: Document) -> str | None:
         c = self.config
@@ -106,7 +103,7 @@ class ReferenceGopherQualityFilter(_QualityFilter):
         if d := _too_low("alpha_words_ratio", alpha, c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
-            n_stop = len(self.stop_words & {normalise(t) for t in ws})
+            n_stop = len(self.stop_words & {t.lower() for t in ws})
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
         return None
@@ -300,7 +297,7 @@ def gopher_quality_stats(text: str, stop_words=frozenset()) -> list[int]:
         sum(is_bullet_line(ln) for ln in lines),
         sum(ends_with_bare_ellipsis(ln) for ln in lines),
         sum(any(ch.isalpha() for ch in t) for t in toks),
-        len(stop_words & {normalise(w) for w in ws}) if stop_words else 0,
+        len(stop_words & {w.lower() for w in ws}) if stop_words else 0,
     ]
 
 
@@ -362,5 +359,3 @@ def fineweb_quality_stats(text: str, terminal=TERMINAL_PUNCTUATION, short_line_l
         len(words(text)),
     ]
 
-
-assert BULLET_CHARS and CLOSING_CHARS  # the Rust side gets these from langmill.filters.text
