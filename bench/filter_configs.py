@@ -81,7 +81,7 @@ def gopher_repetition(d: dict) -> dict:
 def c4(d: dict) -> dict:
     from datatrove.pipeline.filters.c4_filters import END_PUNCTUATION, POLICY_SUBSTRINGS
 
-    from langmill.filters.text import CLOSING_CHARS
+    from langmill.native.textstats import CLOSING_CHARS
 
     return {
         "min_words_per_line": _off_if_disabled(d["min_words_per_line"]),

@@ -51,7 +51,7 @@ def main() -> None:
     from corpus_throughput import build_documents
 
     from langmill.filters import quality as Q
-    from langmill.filters.quality_config import load_quality_config
+    from langmill.config import load_quality_config
     import reference_quality as R
 
     base = [d["text"] for d in build_documents(1)]

@@ -45,7 +45,7 @@ def dolly_rows(n: int) -> list[dict]:
 
 def offline_payloads(rows: list[dict], max_tokens: int) -> list[dict]:
     """The requests langmill sends for these rows (first attempts; identical segments of a row once)."""
-    from langmill.generators.formats import to_fields
+    from langmill.formats import to_fields
     from langmill.generators.translate import TranslateSettings, segment
 
     settings = TranslateSettings(lang="fi", max_tokens=max_tokens)

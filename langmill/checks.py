@@ -3,8 +3,9 @@
 `check_translation(source, target, lang, config, lid)` returns a `QCResult`: the target text with
 leftover prompt artifacts removed where that is safe, and every failed check as a `Failure`
 (`reason`, e.g. "length_ratio", and a short `detail`, e.g. "length_ratio=0.21<0.45"). The checks and
-their thresholds are described in `langmill/configs/qc.yaml`; `load_qc_config` reads that file
-merged with a user's overrides.
+their thresholds are described in `langmill/configs/qc.yaml`; `langmill.config.load_qc_config`
+reads that file merged with a user's overrides. Plain functions: `translate` calls them on every
+segment, `qc` on every message of already translated rows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.resources import files
 
 # In the order they are reported: the first failure of a row is its `reason` in excluded/.
 REASONS = [
@@ -43,7 +43,6 @@ LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t]+\S", re.MULTILINE)
 EMPHASIS = "*_#> \t"
 
 
-QC_OFF = str(files("langmill") / "configs" / "qc_off.yaml")
 
 
 @dataclass
@@ -68,23 +67,6 @@ class QCResult:
     @property
     def reasons(self) -> list[str]:
         return [f.reason for f in self.failures]
-
-
-def load_qc_config(override: dict | str | None = None) -> dict:
-    """`configs/qc.yaml` with `override` (a dict, or the path of a YAML file) merged into it.
-    `load_qc_config(QC_OFF)` switches every check off."""
-    from langmill.config import ConfigError, read_yaml
-    from langmill.filters.quality_config import deep_merge
-
-    base = read_yaml(files("langmill") / "configs" / "qc.yaml")
-    if override is None:
-        return base
-    path = override if isinstance(override, str) else None
-    over = read_yaml(override) if path else override
-    unknown = set(over) - set(base)
-    if unknown:
-        raise ConfigError(f"{path or 'qc config'}: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(base)})")
-    return deep_merge(base, over)
 
 
 def _on(section: dict) -> bool:
@@ -219,7 +201,7 @@ def _identity_hits(text: str, words: list[str]) -> Counter:
 
 def check_translation(source: str, target: str, lang: str, config: dict, lid) -> QCResult:
     """Check `target`, a translation of `source` into `lang`, with the settings of `config` (see
-    `load_qc_config`); `lid` is anything with `predict(text) -> (lang, score)`, such as
+    `langmill.config.load_qc_config`); `lid` is anything with `predict(text) -> (lang, score)`, such as
     `langmill.filters.lid.LanguageFilter(lang)`."""
     if _on(config["prompt_artifacts"]):
         cleaned, removed, artifact_failure = strip_artifacts(source, target, config)
@@ -306,3 +288,20 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
 
     result.failures = [Failure(reason, failures[reason]) for reason in REASONS if reason in failures]
     return result
+
+
+def fold_metrics(summary: dict, metrics: dict) -> None:
+    """Adds one message's `metrics` to a row's `summary`: artifact lines removed, the lowest
+    language-ID score and the range of length ratios (keys min_lang_score, min/max_length_ratio)."""
+    summary["artifacts_removed"] = summary.get("artifacts_removed", 0) + metrics.get("artifacts_removed", 0)
+    for key, metric, pick in (("min_lang_score", "lang_score", min), ("min_length_ratio", "length_ratio", min), ("max_length_ratio", "length_ratio", max)):
+        if metric in metrics:
+            value = metrics[metric]
+            summary[key] = value if summary.get(key) is None else pick(summary[key], value)
+
+
+def in_order(failures: list[Failure], order) -> list[Failure]:
+    """`failures` in a stage's order of reasons (stable: message order within a reason); the first
+    is the row's `reason`."""
+    rank = {reason: i for i, reason in enumerate(order)}
+    return sorted(failures, key=lambda f: rank.get(f.reason, len(rank)))

@@ -1,14 +1,13 @@
 """The `langmill` command line."""
 
-import json
 import os
-import shutil
 import sys
 import time
 
 import click
 
 from langmill import __version__
+from langmill.config import LidSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,24 +31,46 @@ def _check_inputs_out_model(inputs, out, lid_model: str | None) -> None:
         _fail(f"{lid_model}: language-ID model not found")
 
 
-def _start_or_resume(out: str, fingerprint: dict, overwrite: bool) -> None:
-    """Record the run's settings in OUT/logs/job.json. A rerun with the same settings resumes; one
-    with other settings is refused (use another --out, or --overwrite, which deletes OUT first)."""
-    if overwrite and os.path.isdir(out):
-        if os.listdir(out) and not os.path.exists(os.path.join(out, "logs", "job.json")):
-            _fail(f"{out} is not a langmill output folder; refusing to delete it with --overwrite")
-        shutil.rmtree(out)
-    path = os.path.join(out, "logs", "job.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            if json.load(f) != json.loads(json.dumps(fingerprint)):
-                _fail(f"{out} holds a run with other inputs or settings; use another --out, or --overwrite")
-        click.echo(f"Resuming the run in {out} (finished work is skipped)", err=True)
-    elif os.path.isdir(out) and os.listdir(out):
-        _fail(f"{out} exists and is not a langmill run of this command; use another --out")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(fingerprint, f, indent=1)
+def _run_options(command):
+    """The options of row commands (translate, qc) that say where and how their tasks run."""
+    for option in reversed((
+        click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run at once (local executor)."),
+        click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local",
+                     help="datatrove executor; slurm/ray options from the executor section of --executor-config."),
+        click.option("--executor-config", type=click.Path(dir_okay=False),
+                     help="YAML with an executor section (slurm/ray options, as `langmill corpus --print-config` shows) for slurm/ray."),
+        click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there."),
+        click.option("--verbose", is_flag=True, help="Show datatrove's task logs on the terminal (they are always in OUT/logs/)."),
+    )):
+        command = option(command)
+    return command
+
+
+def _start(out: str, fingerprint: dict, overwrite: bool, replace_other_settings: bool = False):
+    """The run folder, with the run's settings recorded (langmill.run.RunFolder.start)."""
+    from langmill.run import RunError, RunFolder
+
+    run = RunFolder(out)
+    try:
+        if run.start(fingerprint, overwrite=overwrite, replace_other_settings=replace_other_settings):
+            click.echo(f"Resuming the run in {run.path} (finished work is skipped)", err=True)
+    except RunError as err:
+        _fail(str(err))
+    return run
+
+
+def _finish(run, executor: str, started: float, extra=None) -> None:
+    """The terminal summary of a finished run (langmill.run.summary_lines); a run whose counts do
+    not add up fails here with one line."""
+    from langmill.run import RunError, summary_lines
+
+    if executor == "slurm":
+        click.echo(f"Submitted to Slurm; outputs appear in {run.path} when the jobs finish.")
+        return
+    try:
+        click.echo("\n".join(summary_lines(run, time.monotonic() - started, extra)))
+    except RunError as err:
+        _fail(str(err))
 
 
 @main.command(context_settings={"show_default": True})
@@ -60,7 +81,7 @@ def _start_or_resume(out: str, fingerprint: dict, overwrite: bool) -> None:
 @click.option("--id-key", default="id", help="Field or column with the document id; ids are generated as FILE:LINE when absent.")
 @click.option("--split", type=click.Choice(["document", "paragraphs"]), default="document", help="For .txt inputs: one document per file, or one per blank-line-separated block.")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
-@click.option("--lid-threshold", type=float, help="Minimum language-ID probability of the target language. [default: 0.65]")
+@click.option("--lid-threshold", type=float, help=f"Minimum language-ID probability of the target language (sets lid.threshold). [default: {LidSettings.threshold}]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any default setting (see --print-config).")
 @click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --config) and exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run in parallel.")
@@ -86,26 +107,26 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
       langmill corpus crawl/*.jsonl.gz wiki.parquet --lang fi --out fi-corpus --workers 2
     """
     from langmill.config import ConfigError, dump_config, load_config
-    from langmill.filters.lid import canonical_lang
+    from langmill.languages import canonical_lang
 
     if not lang:
         _fail("--lang is required (e.g. --lang fi)")
     lang = canonical_lang(lang)
     try:
-        config, known_language = load_config(lang, config_path)
+        settings, known_language = load_config(lang, config_path)
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
-        config["lid"]["model"] = lid_model
+        settings.lid.model = lid_model
     if lid_threshold is not None:
-        config["lid"]["threshold"] = lid_threshold
+        settings.lid.threshold = lid_threshold
     if print_config:
-        click.echo(dump_config(config), nl=False)
+        click.echo(dump_config(settings.to_dict()), nl=False)
         return
     if not known_language:
         click.echo(f"langmill: warning: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)", err=True)
-    _check_inputs_out_model(inputs, out, config["lid"].get("model"))
-    if executor == "slurm" and not config["executor"]["slurm"].get("partition"):
+    _check_inputs_out_model(inputs, out, settings.lid.model)
+    if executor == "slurm" and not settings.executor.slurm.get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
 
     from langmill.pipelines.corpus import CorpusJob, run_corpus
@@ -117,29 +138,15 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     except InputError as err:
         _fail(str(err))
 
-    job = CorpusJob(files=files, lang=lang, out=out, config=config, text_key=text_key, id_key=id_key, split=split,
-                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose,
-                    fork_workers=True)
-    _start_or_resume(out, {"command": "corpus", "files": files, "lang": lang, "config": config, "text_key": text_key, "id_key": id_key, "split": split, "tasks": job.tasks}, overwrite)
-
+    job = CorpusJob(files=files, lang=lang, out=out, settings=settings, text_key=text_key, id_key=id_key, split=split,
+                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose, fork_workers=True)
+    run = _start(out, {"command": "corpus", "files": files, "lang": lang, "config": settings.to_dict(), "text_key": text_key,
+                       "id_key": id_key, "split": split, "tasks": job.tasks}, overwrite)
     input_mb = sum(os.path.getsize(p) for p in files) / 1e6
     click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
     started = time.monotonic()
     run_corpus(job)
-    if executor == "slurm":
-        click.echo(f"Submitted to Slurm; outputs appear in {job.out} when the jobs finish.")
-        return
-    elapsed = time.monotonic() - started
-    with open(os.path.join(job.out, "stats.json")) as f:
-        stats = json.load(f)
-    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
-    click.echo(f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})")
-    click.echo(f"time {elapsed:.1f} s, {input_mb / elapsed:.2f} MB/s of input")
-    click.echo(f"shards:   {os.path.join(job.out, 'data')}/")
-    click.echo(f"excluded: {os.path.join(job.out, 'excluded')}/")
-    click.echo(f"report:   {os.path.join(job.out, 'report.html')}")
-    if not stats["rows_in_equals_kept_plus_excluded"]:
-        _fail("rows in != kept + excluded; see stats.json")
+    _finish(run, executor, started, lambda stats: f", {input_mb / max(time.monotonic() - started, 1e-9):.2f} MB/s of input")
 
 
 @main.command(context_settings={"show_default": True})
@@ -176,11 +183,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--no-qc", is_flag=True, help="Keep every answered row unchecked (check it later with langmill qc).")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model for QC (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the rows are split into (row k goes to task k % tasks); each task starts its own vLLM server.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run at once (local executor).")
-@click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options from the executor section of --executor-config.")
-@click.option("--executor-config", type=click.Path(dir_okay=False), help="YAML with an executor section (as in langmill/configs/pipeline.yaml) for slurm/ray.")
-@click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
-@click.option("--verbose", is_flag=True, help="Show datatrove's task logs on the terminal (they are always in OUT/logs/).")
+@_run_options
 def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, fewshot_examples, parallel, endpoint_url, api_key_env,
               tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, max_tokens,
               temperature, retry_temperature, retries, seed, max_segment_chars, limit, qc_config, no_qc, lid_model, tasks, workers,
@@ -207,9 +210,8 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
       langmill translate prefs.parquet --to eu --model M --out prefs-eu --endpoint-url http://gpu1:8000/v1
       langmill translate oasst.jsonl --to fi --model M --out sft-fi --parallel --tensor-parallel 2
     """
-    from langmill.config import ConfigError, read_yaml
-    from langmill.filters.lid import canonical_lang
-    from langmill.filters.output_qc import QC_OFF, load_qc_config
+    from langmill.config import QC_OFF, ConfigError, load_qc_config, read_yaml
+    from langmill.languages import canonical_lang
 
     if not lang:
         _fail("--to is required (e.g. --to fi)")
@@ -230,40 +232,26 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         _fail("--executor slurm needs executor.slurm.partition in --executor-config")
 
     from langmill.generators.engine import EngineConfig, vllm_installed
-    from langmill.generators.formats import BadRow, detect_format, kind
     from langmill.generators.translate import TranslateSettings, load_examples, load_prompts
     from langmill.pipelines.translate import TranslateJob, run_translate
-    from langmill.readers import InputError, input_format, read_rows, resolve_inputs
+    from langmill.readers import BadRow, InputError, resolve_row_inputs
 
     if endpoint_url is None and not vllm_installed():
         _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
     if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
         _fail(f"{model}: no config.json; not a model folder")
     try:
-        files = resolve_inputs(list(inputs))
+        files = resolve_row_inputs(list(inputs), "translate")
         prompts = load_prompts(prompt_file)
         examples = load_examples(lang, source_lang, fewshot_examples) if prompt == "fewshot" else []
     except (InputError, ConfigError, BadRow) as err:
         _fail(str(err))
-    for path in files:
-        if input_format(path) not in ("jsonl", "parquet"):
-            _fail(f"{path}: langmill translate reads .jsonl(.gz/.zst) and .parquet rows only")
     if prompt == "fewshot" and not examples:
         _fail(f"no few-shot examples for {source_lang}->{lang}; pass --fewshot-examples FILE (JSONL of source_lang, lang, source, target)")
-    # The run's shard kind (SFT or preference) comes from --format, or the first readable row.
-    run_kind = kind(fmt) if fmt != "auto" else None
-    for path in files if run_kind is None else []:
-        row = next((r for _, r, _, _ in read_rows(path) if r is not None), None)
-        if row is not None:
-            try:
-                run_kind = kind(detect_format(row))
-            except BadRow as err:
-                _fail(f"{path}: first row: {err}")
-            break
     settings = TranslateSettings(
         lang=lang, source_lang=source_lang, prompt=prompt, prompts=prompts, examples=examples, qc=qc, format=fmt,
         retries=retries, temperature=temperature, retry_temperature=retry_temperature, seed=seed, max_tokens=max_tokens,
-        max_segment_chars=max_segment_chars, kind=run_kind or "sft",
+        max_segment_chars=max_segment_chars,
     )
     try:  # a --prompt-file with a missing part or an unknown {field} fails here, not in every worker
         settings.payload("Test.", 0)
@@ -274,35 +262,22 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
         trust_remote_code=trust_remote_code, use_chat=prompt == "zeroshot", max_concurrent=max_concurrent,
     )
-    job = TranslateJob(files=files, out=out, settings=settings, engine=engine, kind=settings.kind, parallel=parallel, limit=limit,
+    job = TranslateJob(files=files, out=out, settings=settings, engine=engine, parallel=parallel, limit=limit,
                        tasks=tasks, workers=workers, executor=executor, executor_options=executor_options, verbose=verbose)
     fingerprint = {"command": "translate", "files": files, "settings": settings.__dict__, "parallel": parallel, "limit": limit, "tasks": tasks,
                    "model": model, "endpoint_url": endpoint_url, "use_chat": engine.use_chat}
-    _start_or_resume(out, fingerprint, overwrite)
+    run = _start(out, fingerprint, overwrite)
     where = endpoint_url or f"vLLM started per task ({model})"
-    click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {settings.kind}, {prompt}, {where})", err=True)
+    click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {job.kind}, {prompt}, {where})", err=True)
     started = time.monotonic()
     try:
         run_translate(job)
     except Exception as err:  # noqa: BLE001 - a failed task (server did not start, ...) is one line
         _fail(_task_error(job.logs, err))
-    if executor == "slurm":
-        click.echo(f"Submitted to Slurm; outputs appear in {job.out} when the jobs finish.")
-        return
-    stats_path = os.path.join(job.out, "stats.json")
-    if not os.path.exists(stats_path):
+    if executor != "slurm" and not os.path.exists(os.path.join(job.out, "stats.json")):
         _fail(_task_error(job.logs, None))
-    with open(stats_path) as f:
-        stats = json.load(f)
-    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
-    click.echo(f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})")
-    speed = f", {stats['output_tokens_per_s']} output tokens/s" if stats["output_tokens_per_s"] else ""
-    click.echo(f"time {time.monotonic() - started:.1f} s; {stats['requests_sent']:,} requests sent{speed}")
-    click.echo(f"shards:   {os.path.join(job.out, 'data')}/")
-    click.echo(f"excluded: {os.path.join(job.out, 'excluded')}/")
-    click.echo(f"report:   {os.path.join(job.out, 'report.html')}")
-    if not stats["rows_in_equals_kept_plus_excluded"]:
-        _fail("rows in != kept + excluded; see stats.json")
+    _finish(run, executor, started, lambda stats: f"; {stats['requests_sent']:,} requests sent"
+            + (f", {stats['output_tokens_per_s']} output tokens/s" if stats["output_tokens_per_s"] else ""))
 
 
 def _task_error(logs: str, err: Exception | None) -> str:
@@ -320,11 +295,13 @@ def _task_error(logs: str, err: Exception | None) -> str:
 @main.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--to", "lang", help="Language the rows were translated into (ISO 639-1 such as fi, or 639-3 such as fin).")
-@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html (a previous qc result there is replaced).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html, logs/ (same settings: resumes; other thresholds: replaces the previous qc result).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any QC threshold of langmill/configs/qc.yaml (see --print-config).")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
 @click.option("--print-config", is_flag=True, help="Print the QC settings (defaults merged with --config) and exit.")
-def qc(inputs, lang, out, config_path, lid_model, print_config):
+@click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the rows are split into (row k goes to task k % tasks).")
+@_run_options
+def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, executor, executor_config, overwrite, verbose):
     """Re-check already translated rows against their English sources, with any thresholds.
 
     INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst and .parquet
@@ -338,18 +315,19 @@ def qc(inputs, lang, out, config_path, lid_model, print_config):
     fenced and inline code, URLs, placeholders and markdown structure unchanged, leftover prompt
     lines ("Käännös:", removed when they are a whole first or last line), model-identity words.
     Kept rows go to OUT/data/ (cleaned texts, a `qc` column); every other row to OUT/excluded/ with
-    `reason` (its first failed check, or bad_row) and `detail` (all of them).
+    `reason` (its first failed check, or bad_row) and `detail` (all of them). Rerunning with the
+    same settings resumes; with other thresholds, the previous qc result in OUT is replaced.
 
     \b
     Example:
       langmill qc translated/*.jsonl.gz --to fi --out fi-qc --config strict.yaml
     """
-    from langmill.config import ConfigError, dump_config
-    from langmill.filters.lid import canonical_lang
-    from langmill.filters.output_qc import load_qc_config
+    from langmill.config import ConfigError, dump_config, load_qc_config, read_yaml
+    from langmill.languages import canonical_lang
 
     try:
         config = load_qc_config(config_path)
+        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
@@ -362,38 +340,21 @@ def qc(inputs, lang, out, config_path, lid_model, print_config):
     lang = canonical_lang(lang)
     _check_inputs_out_model(inputs, out, config["lid"].get("model"))
 
-    from langmill.readers import InputError, input_format, resolve_inputs
+    from langmill.pipelines.qc import QCJob, run_qc
+    from langmill.readers import InputError, resolve_row_inputs
 
     try:
-        files = resolve_inputs(list(inputs))
+        files = resolve_row_inputs(list(inputs), "qc")
     except InputError as err:
         _fail(str(err))
-    for path in files:
-        if input_format(path) not in ("jsonl", "parquet"):
-            _fail(f"{path}: langmill qc reads .jsonl(.gz/.zst) and .parquet rows only")
-    if os.path.isdir(out) and os.listdir(out):
-        previous = os.path.join(out, "stats.json")
-        try:
-            with open(previous) as f:
-                is_qc = json.load(f).get("stage") == "qc"
-        except (OSError, ValueError):
-            is_qc = False
-        if not is_qc:
-            _fail(f"{out} exists and holds no langmill qc result; use another --out")
-
-    from langmill.filters.lid import LanguageFilter
-    from langmill.pipelines.qc import run_qc
-
-    lid = LanguageFilter(lang, model_path=config["lid"].get("model"))
-    click.echo(f"langmill qc: {len(files)} file(s) -> {out} (to={lang})", err=True)
-    stats = run_qc(files, lang, out, config, lid, progress=lambda n: click.echo(f"  {n:,} rows checked", err=True))
-    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
-    click.echo(f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})")
-    click.echo(f"time {stats['time_s']:.1f} s")
-    click.echo(f"shards:   {os.path.join(out, 'data')}/")
-    click.echo(f"excluded: {os.path.join(out, 'excluded')}/")
-    if not stats["rows_in_equals_kept_plus_excluded"]:
-        _fail("rows in != kept + excluded; see stats.json")
+    job = QCJob(files=files, lang=lang, out=out, config=config, tasks=tasks, workers=workers, executor=executor,
+                executor_options=executor_options, verbose=verbose)
+    # qc is cheap to redo: other thresholds into the same folder replace the previous result.
+    run = _start(out, {"command": "qc", "files": files, "lang": lang, "config": config, "tasks": tasks}, overwrite, replace_other_settings=True)
+    click.echo(f"langmill qc: {len(files)} file(s) -> {job.out} (to={lang}, tasks={tasks}, workers={workers}, executor={executor})", err=True)
+    started = time.monotonic()
+    run_qc(job)
+    _finish(run, executor, started)
 
 
 if __name__ == "__main__":

@@ -143,16 +143,22 @@ def make_executor(kind: str, pipeline: list, *, stage: str, tasks: int, workers:
 
 def run_stages(kind: str, stages: list[tuple[str, object]], verbose: bool = False) -> None:
     """Run (stage name, executor) pairs in order. Local: one after another, skipping finished
-    stages; slurm/ray: the last one runs (ray) or submits (slurm) the others through `depends`."""
+    stages, and running again every stage after one that had work to do (it reads what that one
+    wrote); slurm/ray: the last one runs (ray) or submits (slurm) the others through `depends`."""
     if kind != "local":
         stages[-1][1].run()
         return
     if not verbose:
         quiet_console()
+    earlier_had_work = False
     for n, (stage, executor) in enumerate(stages, 1):
+        if earlier_had_work:
+            for marker in executor.logging_dir.list_files("completions"):
+                executor.logging_dir.rm(marker)
         if not executor.get_incomplete_ranks(range(executor.world_size)):
             click.echo(f"[{n}/{len(stages)}] {stage}: already done", err=True)
             continue
+        earlier_had_work = True
         started = time.monotonic()
         click.echo(f"[{n}/{len(stages)}] {stage} ({executor.world_size} task{'s' if executor.world_size > 1 else ''})", err=True)
         executor.run()

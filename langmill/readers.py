@@ -1,8 +1,11 @@
 """Reading raw inputs (JSONL, Parquet, plain text, WARC) into datatrove Documents.
 
-One reader handles every format so that a single `langmill corpus` call can mix them. Rows that
-cannot be read (malformed JSON, invalid UTF-8, a missing or non-string text field) are never
-lost: they go to the exclusion writer with reason `bad_row` and a detail naming the file and line.
+`InputReader` (raw text for `corpus`) handles every format so that one call can mix them;
+`RowReader` reads structured rows (SFT chats, preference pairs) for `translate` and `qc`. Rows that
+cannot be read (malformed JSON, invalid UTF-8, a missing or non-string text field) are never lost:
+both readers pass them on as documents whose metadata holds `bad_row` (the detail, naming the file
+and line), and `langmill.filters.base.DropBadRows` sends them to `excluded/` with reason `bad_row`.
+Every reader counts the rows it read in the stat `rows_in`.
 """
 
 import glob
@@ -73,6 +76,15 @@ def resolve_inputs(inputs: list[str]) -> list[str]:
     return sorted(dict.fromkeys(files))
 
 
+def resolve_row_inputs(inputs: list[str], command: str) -> list[str]:
+    """`resolve_inputs` for commands that read structured rows: JSONL and Parquet only."""
+    files = resolve_inputs(inputs)
+    for path in files:
+        if input_format(path) not in ("jsonl", "parquet"):
+            raise InputError(f"{path}: langmill {command} reads .jsonl(.gz/.zst) and .parquet rows only")
+    return files
+
+
 def check_parquet_columns(files: list[str], text_key: str) -> None:
     """Fail early, naming the file, when a Parquet input has no text column."""
     import pyarrow.parquet as pq
@@ -99,7 +111,8 @@ def _open_binary(path: str):
 
 
 class BadRow(Exception):
-    """A row that cannot become a document; the message is the `detail` of its excluded row."""
+    """A row that cannot be used; the message is the `detail` of its excluded row (one class for
+    every stage: unreadable input, an unknown row format, a row of the wrong kind)."""
 
 
 class InputReader(PipelineStep):
@@ -109,7 +122,6 @@ class InputReader(PipelineStep):
         files: resolved input files (see `resolve_inputs`).
         text_key, id_key: fields of JSONL/Parquet rows; ids are generated (`<file>:<line>`) when absent.
         split: "document" (one .txt file is one document) or "paragraphs" (blank-line separated blocks).
-        exclusion_writer: a writer for rows that cannot be read.
         root: path prefix stripped from file names in `source` and generated ids.
     """
 
@@ -122,7 +134,6 @@ class InputReader(PipelineStep):
         text_key: str = "text",
         id_key: str = "id",
         split: str = "document",
-        exclusion_writer=None,
         root: str | None = None,
         progress_every: float = 10.0,
     ):
@@ -131,7 +142,6 @@ class InputReader(PipelineStep):
         self.text_key = text_key
         self.id_key = id_key
         self.split = split
-        self.exclusion_writer = exclusion_writer
         self.root = root or os.path.commonpath([os.path.dirname(f) for f in files]) if files else ""
         self.progress_every = progress_every
 
@@ -264,35 +274,25 @@ class InputReader(PipelineStep):
         readers = {"jsonl": self._rows_jsonl, "parquet": self._rows_parquet, "text": self._rows_text, "warc": self._rows_warc}
         started = last_report = time.monotonic()
         n_rows = n_chars = 0
-        writer = self.exclusion_writer
-        if writer is not None:
-            writer.__enter__()
-        try:
-            for file_index, path, part, parts in self.work_units(rank, world_size):
-                source = self.source_name(path)
-                for row_no, where, row in self._rows_or_failure(readers[input_format(path)](path, part, parts), source, part):
-                    n_rows += 1
-                    self.stat_update("rows_in")
-                    if isinstance(row, BadRow):
-                        self.stat_update("bad_row")
-                        if writer is not None:
-                            doc = Document(text="", id=where, metadata={"source": source, "reason": "bad_row", "detail": str(row)})
-                            writer.write(doc, rank)
-                        continue
-                    doc_id, text, extra = row
-                    n_chars += len(text)
-                    # Input order across all tasks: dedup keeps the first copy of a document.
-                    doc = Document(text=text, id=doc_id, metadata={"source": source, "order": (file_index << 40) | row_no, **extra})
-                    self.update_doc_stats(doc)
-                    yield doc
-                    now = time.monotonic()
-                    if now - last_report >= self.progress_every:
-                        last_report = now
-                        # Straight to the terminal: datatrove's own INFO logs only go to the task log file.
-                        click.echo(f"  read: task {rank + 1}/{world_size}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters ({n_chars / 1e6 / (now - started):.2f} M/s)", err=True)
-        finally:
-            if writer is not None:
-                writer.__exit__(None, None, None)
+        for file_index, path, part, parts in self.work_units(rank, world_size):
+            source = self.source_name(path)
+            for row_no, where, row in self._rows_or_failure(readers[input_format(path)](path, part, parts), source, part):
+                n_rows += 1
+                self.stat_update("rows_in")
+                if isinstance(row, BadRow):
+                    yield Document(text="", id=where, metadata={"source": source, "bad_row": str(row)})
+                    continue
+                doc_id, text, extra = row
+                n_chars += len(text)
+                # Input order across all tasks: dedup keeps the first copy of a document.
+                doc = Document(text=text, id=doc_id, metadata={"source": source, "order": (file_index << 40) | row_no, **extra})
+                self.update_doc_stats(doc)
+                yield doc
+                now = time.monotonic()
+                if now - last_report >= self.progress_every:
+                    last_report = now
+                    # Straight to the terminal: datatrove's own INFO logs only go to the task log file.
+                    click.echo(f"  read: task {rank + 1}/{world_size}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters ({n_chars / 1e6 / (now - started):.2f} M/s)", err=True)
 
 
 def read_rows(path: str, name: str | None = None):
@@ -329,3 +329,50 @@ def read_rows(path: str, name: str | None = None):
                 yield where, None, f"{where}: not a JSON object", text.rstrip("\n")
                 continue
             yield where, row, None, None
+
+
+def source_names(files: list[str]) -> dict[str, str]:
+    """File -> the name used in ids and `source` (path relative to the inputs' common folder)."""
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files]) if files else ""
+    return {f: os.path.relpath(os.path.abspath(f), root) for f in files}
+
+
+class RowReader(PipelineStep):
+    """Reads JSONL/Parquet rows of structured data; task r takes rows k % world_size == r (of the
+    first `limit`). Each row becomes an empty-text document whose metadata holds `row` (the row as
+    read), `source` (FILE:LINE) and, when `formats` names it for the file, `format`; a row that
+    cannot be read holds `bad_row` and `raw` (its line) instead, so it is still accounted for."""
+
+    name = "📖 Row reader"
+    type = "📖 - READER"
+
+    def __init__(self, files: list[str], limit: int | None = None, formats: dict[str, str] | None = None):
+        super().__init__()
+        self.files = list(files)
+        self.limit = limit
+        self.formats = dict(formats or {})
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        names = source_names(self.files)
+        k = -1
+        for path in self.files:
+            fmt = {"format": self.formats[path]} if path in self.formats else {}
+            for where, row, bad, raw in read_rows(path, names[path]):
+                k += 1
+                if self.limit is not None and k >= self.limit:
+                    return
+                if k % world_size != rank:
+                    continue
+                self.stat_update("rows_in")
+                if row is None:
+                    yield Document(text="", id=where, metadata={"source": where, "bad_row": bad, "raw": raw})
+                else:
+                    yield Document(text="", id=where, metadata={"source": where, "row": row, **fmt})
+
+
+def row_adapter(reader, data: dict, path: str, id_in_file) -> dict:
+    """An `adapter` for datatrove's own readers (`JsonlReader(path, adapter=row_adapter)`) that
+    gives what `RowReader` gives: the whole row in `metadata["row"]` and FILE:LINE in `source`.
+    The text is that place too: datatrove skips documents without text."""
+    where = f"{os.path.basename(path)}:{id_in_file + 1 if isinstance(id_in_file, int) else id_in_file}"
+    return {"text": where, "id": where, "metadata": {"row": data, "source": where}}

@@ -20,8 +20,8 @@ CORPUS_STAGED = pa.schema(
     + [
         ("order", pa.uint64()),  # (input file index << 40) | row number: "first" for dedup
         ("n_words", pa.uint32()),
-        ("text_hash", pa.uint64()),
-        ("band_keys", pa.list_(pa.uint64())),
+        ("text_hash", pa.int64()),  # 64-bit hashes stored as int64 (see MinhashSignatures)
+        ("band_keys", pa.list_(pa.int64())),
     ]
 )
 

@@ -307,8 +307,8 @@ def test_slurm_executor_takes_its_options_from_the_config(tmp_path):
     from langmill.pipelines.corpus import STAGES, CorpusJob, build_executors
 
     (tmp_path / "slurm.yaml").write_text("executor:\n  slurm:\n    partition: cpu\n    time: '02:00:00'\n    mem_per_cpu_gb: 4\n")
-    config, _ = load_config("fi", str(tmp_path / "slurm.yaml"))
-    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), config=config, tasks=4, workers=2, executor="slurm")
+    settings, _ = load_config("fi", str(tmp_path / "slurm.yaml"))
+    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), settings=settings, tasks=4, workers=2, executor="slurm")
     executors = build_executors(job)
     assert [e.job_name for e in executors] == [f"langmill-{s}" for s in STAGES]
     assert [e.world_size for e in executors] == [4, 1, 4, 1]
@@ -383,9 +383,9 @@ def test_slurm_tasks_run_the_pickled_pipeline_like_local(sample_run, tmp_path, m
     from langmill.config import load_config
     from langmill.pipelines.corpus import CorpusJob, build_executors
 
-    config, _ = load_config("fi")
-    config["executor"]["slurm"]["partition"] = "cpu"
-    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), config=config, tasks=2, workers=2, executor="slurm")
+    settings, _ = load_config("fi")
+    settings.executor.slurm["partition"] = "cpu"
+    job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), settings=settings, tasks=2, workers=2, executor="slurm")
     # Set by Slurm in every job; `scontrol` (which expands it) exists only on a cluster.
     monkeypatch.setenv("SLURM_NODELIST", "localhost")
     monkeypatch.setattr("datatrove.executor.slurm.expand_slurm_nodelist", lambda nodelist: [nodelist])

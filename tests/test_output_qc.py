@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from langmill.filters.lid import LanguageFilter
-from langmill.filters.output_qc import check_translation, load_qc_config
+from langmill.checks import check_translation
+from langmill.config import load_qc_config
 
 from conftest import run_langmill, write_jsonl
 
@@ -190,7 +191,7 @@ def test_planted_structure_changes(dolly_pairs, ui_pairs, config, lid_fi):
     # Placeholder dropped: real LibreOffice strings.
     pairs = [(s, t) for s, t in ui_pairs["fi"] if check_translation(s, t, "fi", config, lid_fi).ok]
     caught = total = 0
-    from langmill.filters.output_qc import PLACEHOLDER
+    from langmill.checks import PLACEHOLDER
     for s, t in pairs:
         found = PLACEHOLDER.findall(t)
         if not found:
@@ -232,7 +233,7 @@ def test_thresholds_are_configurable(dolly_pairs, config, lid_fi):
     assert "model_identity" in check_translation(s, t + " Olen Poro.", "fi", custom, lid_fi).reasons
     assert "model_identity" not in check_translation(s, t + " Olen ChatGPT.", "fi", custom, lid_fi).reasons
     # Every check can be switched off (langmill translate --no-qc).
-    from langmill.filters.output_qc import QC_OFF
+    from langmill.config import QC_OFF
 
     off = load_qc_config(QC_OFF)
     for bad in (s, "\n".join([t] * 8), f"Käännös:\n{t}\nOlen ChatGPT.", truncated):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from datatrove.data import Document
 
-from langmill.filters import text as T
 from langmill.filters.quality import (
     QUALITY_FILTERS,
     C4Filter,
@@ -17,7 +16,8 @@ from langmill.filters.quality import (
     GopherRepetitionFilter,
     build_quality_filters,
 )
-from langmill.filters.quality_config import deep_merge, load_quality_config
+from langmill.config import deep_merge, load_quality_config
+import reference_text as T
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TEXT = DATA / "text"
@@ -46,7 +46,7 @@ def run_chain(doc: Document, lang: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-# --------------------------------------------------------------------------- text.py definitions
+# --------------------------------------------------------------------------- text-unit definitions
 
 
 def test_words_definition():

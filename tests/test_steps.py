@@ -9,9 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
-from langmill.filters.lid import LanguageFilter, canonical_lang, default_lid_model
+from langmill.filters.lid import LanguageFilter, default_lid_model
+from langmill.languages import canonical_lang
 from langmill.filters.normalize import Normalizer, normalize_text
 from langmill.filters.pii import EMAIL_PLACEHOLDER, IP_PLACEHOLDER, mask_pii
+from langmill.filters.base import DropBadRows
 from langmill.readers import InputError, InputReader, resolve_inputs
 from tests.conftest import shared_data, write_jsonl
 
@@ -147,8 +149,8 @@ def _read(files, **kwargs):
         def write(self, doc, rank):
             excluded.append(doc)
 
-    reader = InputReader([str(f) for f in files], exclusion_writer=Collect(), **kwargs)
-    return list(reader.run()), excluded
+    reader = InputReader([str(f) for f in files], **kwargs)
+    return list(DropBadRows(exclusion_writer=Collect()).run(reader.run())), excluded
 
 
 def test_reader_jsonl_bad_rows_are_excluded_with_reasons(tmp_path):

@@ -336,7 +336,7 @@ def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
     executor (what sbatch runs, without sbatch): both give every row exactly once."""
     import dill
 
-    from langmill.filters.output_qc import QC_OFF, load_qc_config
+    from langmill.config import QC_OFF, load_qc_config
     from langmill.generators.engine import EngineConfig
     from langmill.generators.translate import TranslateSettings
     from langmill.pipelines.translate import TranslateJob, build_executors

@@ -9,7 +9,7 @@ import pytest
 from datatrove.data import Document
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult
 
-from langmill.generators.formats import BadRow, detect_format, parse_hh, to_fields
+from langmill.formats import BadRow, detect_format, parse_hh, to_fields
 from langmill.generators.translate import TranslateSettings, Translator, load_examples, segment
 
 from conftest import shared_data
@@ -155,7 +155,7 @@ def _row(pairs):
 
 
 def run_row(translator, row, model, row_id="x.jsonl:1"):
-    doc = Document(text="", id=row_id, metadata={"row": row, "where": row_id})
+    doc = Document(text="", id=row_id, metadata={"row": row, "source": row_id})
     return asyncio.run(translator.rollout(doc, model))
 
 
@@ -205,7 +205,7 @@ def test_code_and_identical_segments(dolly_fi_pairs):
 
 def test_bad_and_mismatched_rows_are_excluded(dolly_fi_pairs):
     translator = Translator(TranslateSettings(lang="fi"))
-    doc = Document(text="", id="f.jsonl:3", metadata={"bad_row": "f.jsonl:3: malformed JSON", "where": "f.jsonl:3"})
+    doc = Document(text="", id="f.jsonl:3", metadata={"bad_row": "f.jsonl:3: malformed JSON", "source": "f.jsonl:3"})
     assert asyncio.run(translator.rollout(doc, None))["reason"] == "bad_row"
     result = run_row(translator, {"prompt": "a", "chosen": "b", "rejected": "c"}, ScriptedModel({}))
     assert result["reason"] == "bad_row" and "separate run" in result["detail"]
@@ -236,3 +236,21 @@ def test_vllm_command_passes_flags_and_never_trusts_remote_code_by_default():
     assert "--trust-remote-code" in cmd and cmd[-2:] == ["--enforce-eager", "--enable-chunked-prefill"]
     assert "--no-enable-chunked-prefill" not in cmd  # the user's choice wins
     assert ("--no-enable-chunked-prefill" in EngineConfig(model="m").vllm_command(1)) == vllm_cpu_build()
+
+
+def test_rollout_after_datatrove_readers(tmp_path, dolly_fi_pairs):
+    """The rollout needs no langmill reader: datatrove's JsonlReader with langmill's row adapter, or
+    a document whose metadata holds the row's fields."""
+    from datatrove.pipeline.readers import JsonlReader
+
+    from langmill.readers import row_adapter
+
+    row, _, response = _row(dolly_fi_pairs)
+    (tmp_path / "rows.jsonl").write_text(json.dumps(row) + "\n")
+    [doc] = list(JsonlReader(str(tmp_path), adapter=row_adapter).run())
+    translator = Translator(TranslateSettings(lang="fi"))
+    result = asyncio.run(translator.rollout(doc, ScriptedModel(dolly_fi_pairs)))
+    assert doc.metadata["source"] == "rows.jsonl:1" and result["status"] == "kept", result.get("detail")
+    assert result["fields"]["messages"][1]["content"] == dolly_fi_pairs[response]
+    plain = Document(text="x", id="y", metadata={**row, "file_path": "rows.jsonl"})
+    assert asyncio.run(translator.rollout(plain, ScriptedModel(dolly_fi_pairs)))["status"] == "kept"

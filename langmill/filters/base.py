@@ -1,4 +1,4 @@
-"""The base of every corpus filter: a datatrove filter whose drop reason lands in `excluded/`."""
+"""The base of every langmill filter: a datatrove filter whose drop reason lands in `excluded/`."""
 
 from abc import abstractmethod
 
@@ -33,3 +33,14 @@ class CorpusFilter(BaseFilter):
         doc.metadata["reason"] = self.reason
         doc.metadata["detail"] = detail
         return False, self.reason
+
+
+class DropBadRows(CorpusFilter):
+    """Sends the rows `InputReader` could not read (their metadata holds `bad_row`, the detail) to
+    `excluded/` with reason `bad_row`; the step after the reader in `corpus`."""
+
+    name = "🚮 Unreadable rows"
+    reason = "bad_row"
+
+    def check(self, doc: Document) -> str | None:
+        return doc.metadata.get("bad_row")

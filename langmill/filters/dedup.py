@@ -23,17 +23,24 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
 
 from langmill import native, schemas
+from langmill.config import DedupSettings
+from langmill.shards import ShardFile
 
 DECISIONS_FILE = "decisions.parquet"
 
 
 class MinhashSignatures(PipelineStep):
-    """Adds `n_words`, `text_hash` and `band_keys` to each document's metadata."""
+    """Adds `n_words`, `text_hash` and `band_keys` to each document's metadata.
+
+    The hashes are 64-bit; they are stored as signed int64 (the same bits), the integer type that
+    every writer takes (datatrove's Parquet and JSONL writers, Arrow, polars): equality, and so
+    every dedup decision, is the same as with the unsigned values."""
 
     name = "🔑 MinHash signatures"
     type = "🫂 - DEDUP"
 
-    def __init__(self, num_perm: int = 112, ngram: int = 5, bands: int = 14, rows: int = 8, seed: int = 1, threads: int = 0, batch_size: int = 512):
+    def __init__(self, num_perm: int = DedupSettings.num_perm, ngram: int = DedupSettings.ngram, bands: int = DedupSettings.bands,
+                 rows: int = DedupSettings.rows, seed: int = DedupSettings.seed, threads: int = 0, batch_size: int = 512):
         super().__init__()
         self.params = dict(num_perm=num_perm, ngram=ngram, bands=bands, rows=rows, seed=seed, threads=threads)
         self.batch_size = batch_size
@@ -42,10 +49,11 @@ class MinhashSignatures(PipelineStep):
         for batch in batched(data, self.batch_size):
             with self.track_time("batch"):
                 result = native.minhash([doc.text for doc in batch], signatures=False, **self.params)
+            text_hash, band_keys = result.text_hash.view(np.int64), result.band_keys.view(np.int64)
             for i, doc in enumerate(batch):
                 doc.metadata["n_words"] = int(result.n_words[i])
-                doc.metadata["text_hash"] = int(result.text_hash[i])
-                doc.metadata["band_keys"] = result.band_keys[i].tolist()
+                doc.metadata["text_hash"] = int(text_hash[i])
+                doc.metadata["band_keys"] = band_keys[i].tolist()
             yield from batch
 
 
@@ -83,7 +91,7 @@ class DedupClusters(PipelineStep):
     name = "🫂 Dedup clusters"
     type = "🫂 - DEDUP"
 
-    def __init__(self, stage_dir: str, output_dir: str, min_words: int = 5):
+    def __init__(self, stage_dir: str, output_dir: str, min_words: int = DedupSettings.min_words):
         super().__init__()
         self.stage_dir = stage_dir
         self.output_dir = output_dir
@@ -101,7 +109,7 @@ class DedupClusters(PipelineStep):
         with self.track_time():
             keys = table.column("band_keys").combine_chunks()
             n_bands = len(keys[0]) if n else 0
-            band_keys = keys.values.to_numpy(zero_copy_only=False).reshape(n, n_bands) if n else np.zeros((0, 0), np.uint64)
+            band_keys = keys.values.to_numpy(zero_copy_only=False).reshape(n, n_bands) if n else np.zeros((0, 0), np.int64)
             # Decide in input order (tasks may interleave rows of one file), then map back.
             perm = np.argsort(table.column("order").to_numpy(), kind="stable")
             root_sorted, exact_sorted = decide_duplicates(
@@ -163,8 +171,8 @@ class ApplyDedup(PipelineStep):
             .collect()
         )
         outputs = {
-            "data": _ShardOutput(os.path.join(self.out_dir, "data", f"{rank:05d}.parquet"), schemas.CORPUS),
-            "excluded": _ShardOutput(os.path.join(self.out_dir, "excluded", f"dedup-{rank:05d}.parquet"), schemas.EXCLUDED),
+            "data": ShardFile(os.path.join(self.out_dir, "data", f"{rank:05d}.parquet"), schemas.CORPUS),
+            "excluded": ShardFile(os.path.join(self.out_dir, "excluded", f"dedup-{rank:05d}.parquet"), schemas.EXCLUDED),
         }
         # One row group at a time: memory stays flat however large the shard is.
         staged = pq.ParquetFile(path)
@@ -186,31 +194,3 @@ class ApplyDedup(PipelineStep):
         self.stat_update("dropped", value=outputs["excluded"].rows)
         return
         yield
-
-
-class _ShardOutput:
-    """A Parquet file written batch by batch to a temporary name, renamed when complete (a killed
-    task never leaves a half file); no file at all when no row was written."""
-
-    def __init__(self, target: str, schema: pa.Schema):
-        self.target, self.schema, self.rows = target, schema, 0
-        self.tmp = f"{target}.tmp-{os.getpid()}"
-        self.writer = None
-
-    def write(self, frame: pl.DataFrame) -> None:
-        if frame.height == 0:
-            return
-        if self.writer is None:
-            os.makedirs(os.path.dirname(self.target), exist_ok=True)
-            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
-        table = frame.select(self.schema.names).to_arrow(compat_level=pl.CompatLevel.oldest()).cast(self.schema)
-        self.writer.write_table(table, row_group_size=100_000)
-        self.rows += frame.height
-
-    def close(self) -> None:
-        if self.writer is None:
-            if os.path.exists(self.target):
-                os.remove(self.target)  # a rerun that now writes nothing
-            return
-        self.writer.close()
-        os.replace(self.tmp, self.target)

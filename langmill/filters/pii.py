@@ -3,7 +3,6 @@
 import ipaddress
 import re
 
-from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.batching import batched
 

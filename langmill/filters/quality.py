@@ -1,14 +1,17 @@
 """Heuristic quality filters: Gopher quality, Gopher repetition, C4 and FineWeb.
 
-Each filter is built as `Cls(config=<section dict>)`; keys missing from the dict fall back to
-`configs/quality.yaml` (so `Cls()` uses the defaults), unknown keys raise ValueError. The rules
+Build a filter for a language with `Cls.for_language("fi")` (langmill's settings for it: stop words,
+word lengths, ...; keyword arguments override single thresholds), or as `Cls(config=<section dict>)`,
+where missing keys fall back to `configs/quality.yaml`, the language-neutral defaults (so `Cls()` has
+no stop-word rule); unknown keys raise ValueError. The class names are datatrove's, the arguments
+are not: these take langmill's sections (`langmill corpus --print-config`). The rules
 follow Gopher (Rae et al. 2021), C4 (Raffel et al. 2020) and FineWeb / FineWeb-2 (Penedo et al.
 2024, 2025); per-language settings live in `configs/languages/<code>.yaml`. All counts use the
-word/line/paragraph/sentence definitions of `langmill.filters.text`.
+word/line/paragraph/sentence definitions of `langmill.native.textstats`.
 
 `check` returns None to keep a document or a detail string "<rule>=<value><op><threshold>".
 
-The statistics are computed by the Rust core (`langmill.native.*_stats`, src/textstats.rs), one
+The statistics are computed by the Rust core (`langmill.native.*_stats`, src/textstats/), one
 call per batch of `batch_size` documents (datatrove's `filter_batch`); the thresholds are compared
 here. The plain Python implementation these must agree with is `tests/reference_quality.py`.
 """
@@ -18,11 +21,12 @@ from __future__ import annotations
 from collections import Counter
 
 from datatrove.data import Document
+from loguru import logger
 
 from langmill import native
 from langmill.filters.base import CorpusFilter
-from langmill.filters.quality_config import default_quality_config
-from langmill.filters.text import BULLET_CHARS, CLOSING_CHARS, normalise
+from langmill.config import default_quality_config, load_quality_config
+from langmill.native.textstats import BULLET_CHARS, CLOSING_CHARS
 
 DEFAULT_BATCH_SIZE = 256
 
@@ -60,6 +64,16 @@ class _QualityFilter(CorpusFilter):
         self.batch_size = max(int(batch_size), 1)
         self.threads = threads
 
+    @classmethod
+    def for_language(cls, lang: str, exclusion_writer=None, **settings):
+        """The filter with langmill's settings for `lang` (any spelling: "fi", "fin", "fin_Latn"),
+        `settings` overriding single ones (`GopherQualityFilter.for_language("fi", min_doc_words=30)`).
+        A language without settings of its own gets the language-neutral defaults, with a warning."""
+        config, known = load_quality_config(lang, {cls.reason: settings})
+        if not known:
+            logger.warning(f"{cls.__name__}: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)")
+        return cls(config=config[cls.reason], exclusion_writer=exclusion_writer)
+
     def check(self, doc: Document) -> str | None:
         if not self.enabled:
             return None
@@ -86,7 +100,7 @@ class GopherQualityFilter(_QualityFilter):
     """Gopher's quality rules: document length and mean word length (word tokens), '#' and
     ellipsis per token, bullet and ellipsis lines (blank lines count, as in datatrove), share of
     tokens with a letter, and a minimum of distinct stop words that uses the language's own
-    stop words (FineWeb-2; an empty list turns the rule off). Tokens: langmill.filters.text."""
+    stop words (FineWeb-2; an empty list turns the rule off). Tokens: langmill.native.textstats."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -97,7 +111,7 @@ class GopherQualityFilter(_QualityFilter):
         bad = [w for w in stop_words if not isinstance(w, str)]
         if bad:  # YAML reads unquoted on/no/yes/off as booleans
             raise ValueError(f"stop_words must be strings, got {bad!r} (quote them in the YAML)")
-        self.stop_words = frozenset(normalise(w) for w in stop_words)
+        self.stop_words = frozenset(w.lower() for w in stop_words)
         self._stop_list = sorted(self.stop_words)
 
     def _check_batch(self, docs: list[Document]) -> list[str | None]:
@@ -140,7 +154,7 @@ class GopherRepetitionFilter(_QualityFilter):
     """Gopher's repetition rules: duplicate lines/paragraphs (share and characters), the top
     word 2-4-gram's character share, and the character share of repeated 5-10-grams.
 
-    datatrove's definitions (langmill.filters.text): paragraphs re.split(r"\n{2,}", text.strip()),
+    datatrove's definitions (langmill.native.textstats): paragraphs re.split(r"\n{2,}", text.strip()),
     lines re.split("\n+", text), every character fraction over len(text). Top n-gram: count
     times len(" ".join(ngram)) of the most frequent token n-gram (overlapping occurrences all
     counted, ties to the first seen, counted even when it occurs once). Duplicate n-grams:
@@ -288,10 +302,11 @@ class FineWebQualityFilter(_QualityFilter):
 QUALITY_FILTERS = (GopherRepetitionFilter, GopherQualityFilter, C4Filter, FineWebQualityFilter)
 
 
-def build_quality_filters(config: dict) -> list[CorpusFilter]:
-    """The enabled filters, in QUALITY_FILTERS order, from a merged config (see load_quality_config)."""
+def build_quality_filters(config: dict, exclusion_writer=None) -> list[CorpusFilter]:
+    """The enabled filters, in QUALITY_FILTERS order, from merged sections (see load_quality_config);
+    `exclusion_writer(reason)` gives each its writer of dropped documents."""
     return [
-        cls(config=config.get(cls.reason, {}))
+        cls(config=config.get(cls.reason, {}), exclusion_writer=exclusion_writer(cls.reason) if exclusion_writer else None)
         for cls in QUALITY_FILTERS
         if config.get(cls.reason, {}).get("enabled", True)
     ]

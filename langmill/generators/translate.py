@@ -19,15 +19,19 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 
 
-from langmill.filters.output_qc import FENCED, INLINE_CODE, LATEX, PLACEHOLDER, REASONS, URL, Failure, check_translation
-from langmill.generators.formats import BadRow, detect_format, kind, to_fields
+from langmill.checks import FENCED, INLINE_CODE, LATEX, PLACEHOLDER, REASONS, URL, Failure, check_translation, fold_metrics, in_order
+from langmill.config import deep_merge, read_yaml
+from langmill.formats import detect_format, kind, to_fields
+from langmill.readers import BadRow
 
 PROMPTS_DIR = files("langmill") / "generators" / "prompts"
 BLANK_LINES = re.compile(r"(\n[ \t]*\n\s*)")
 MARKER = re.compile(r"^([ \t]*(?:[-*+]|\d{1,3}[.)]|#{1,6}|>)[ \t]+)(?=\S)")
 LETTER = re.compile(r"[^\W\d_]")
-# A row's `reason` is its first failure in this order (all of them are in `detail`).
-FAILURE_ORDER = ["generation_error", "truncated", *REASONS]
+# Where a translated row fails, in the order its `reason` is chosen (all failures are in `detail`).
+TRANSLATE_REASONS = ("bad_row", "generation_error", "truncated", *REASONS)
+# Metadata that datatrove's readers add to a row's fields.
+READER_FIELDS = ("file_path", "source", "format", "rollout_results")
 
 
 def protected_free(text: str) -> str:
@@ -89,9 +93,6 @@ def _prose(text: str, max_chars: int) -> list[Segment]:
 
 
 def load_prompts(path: str | None = None) -> dict:
-    from langmill.config import read_yaml
-    from langmill.filters.quality_config import deep_merge
-
     prompts = read_yaml(PROMPTS_DIR / "translate.yaml")
     return deep_merge(prompts, read_yaml(path)) if path else prompts
 
@@ -124,8 +125,7 @@ class TranslateSettings:
     prompt: str = "zeroshot"  # or "fewshot"
     prompts: dict = field(default_factory=load_prompts)
     examples: list[dict] = field(default_factory=list)
-    qc: dict | None = None
-    lid_model: str | None = None
+    qc: dict | None = None  # langmill.config.load_qc_config(...); None: the defaults
     format: str = "auto"
     kind: str = "sft"  # rows of the other kind (preference in an SFT run) are excluded as bad_row
     retries: int = 2
@@ -184,7 +184,7 @@ class Translator:
     @property
     def qc(self) -> dict:
         if self._qc is None:
-            from langmill.filters.output_qc import load_qc_config
+            from langmill.config import load_qc_config
 
             self._qc = self.settings.qc or load_qc_config()
         return self._qc
@@ -194,7 +194,7 @@ class Translator:
         if self._lid is None:  # loaded in the worker, not pickled with the pipeline
             from langmill.filters.lid import LanguageFilter
 
-            self._lid = LanguageFilter(self.settings.lang, model_path=self.settings.lid_model or self.qc["lid"].get("model"))
+            self._lid = LanguageFilter(self.settings.lang, model_path=self.qc["lid"].get("model"))
         return self._lid
 
     def check(self, source: str, target: str):
@@ -251,10 +251,11 @@ class Translator:
             translated, stats["metrics"] = whole.text, whole.metrics
         return translated, failures, stats
 
-    async def translate_row(self, row: dict, generate) -> dict:
+    async def translate_row(self, row: dict, generate, fmt: str | None = None) -> dict:
         """{"status": "kept"|"excluded", "format", "fields": translated, "source_fields", "reason",
-        "detail", "qc": {...}}; raises BadRow for rows that cannot be read."""
-        fmt = detect_format(row) if self.settings.format == "auto" else self.settings.format
+        "detail", "qc": {...}}; `fmt` is the input's format (see langmill.formats.input_formats),
+        detected from the row itself when None. Raises BadRow for rows that cannot be read."""
+        fmt = fmt or (detect_format(row) if self.settings.format == "auto" else self.settings.format)
         if kind(fmt) != self.settings.kind:
             raise BadRow(f"a {kind(fmt)} row ({fmt}) in a run of {self.settings.kind} rows; translate it in a separate run")
         source = to_fields(row, fmt)
@@ -272,22 +273,22 @@ class Translator:
             qc["segments"] += stats["segments"]
             qc["requests"] += stats["attempts"]
             qc["retried_segments"] += stats["retried_segments"]
-            metrics = stats.get("metrics", {})
-            qc["artifacts_removed"] += metrics.get("artifacts_removed", 0)
-            for key, metric, pick in (("min_lang_score", "lang_score", min), ("min_length_ratio", "length_ratio", min), ("max_length_ratio", "length_ratio", max)):
-                if metric in metrics:
-                    qc[key] = metrics[metric] if qc[key] is None else pick(qc[key], metrics[metric])
+            fold_metrics(qc, stats.get("metrics", {}))
         result = {"format": fmt, "kind": kind(fmt), "fields": translated, "source_fields": source, "qc": qc}
         if failures:
-            failures.sort(key=lambda f: FAILURE_ORDER.index(f.reason) if f.reason in FAILURE_ORDER else len(FAILURE_ORDER))
+            failures = in_order(failures, TRANSLATE_REASONS)
             return result | {"status": "excluded", "reason": failures[0].reason, "detail": "; ".join(f.detail for f in failures)}
         return result | {"status": "kept"}
 
     async def rollout(self, document, generate) -> dict:
+        """The rollout of datatrove's InferenceRunner: one document, one row. After langmill's
+        RowReader the row is `metadata["row"]`; after another reader (datatrove's JsonlReader) the
+        row's fields are the metadata itself."""
         meta = document.metadata
         if meta.get("bad_row"):
             return {"status": "excluded", "reason": "bad_row", "detail": meta["bad_row"]}
+        row = meta["row"] if "row" in meta else {k: v for k, v in meta.items() if k not in READER_FIELDS}
         try:
-            return await self.translate_row(meta["row"], generate)
+            return await self.translate_row(row, generate, meta.get("format"))
         except BadRow as err:
             return {"status": "excluded", "reason": "bad_row", "detail": f"{document.id}: {err}"}

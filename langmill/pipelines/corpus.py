@@ -3,33 +3,40 @@
 Four datatrove pipelines run one after another (each resumes on rerun: finished tasks are skipped
 and a rerun task overwrites its own files, so the output never holds a row twice):
 
-  filter  (N tasks)  read -> normalise -> language ID -> Gopher repetition -> Gopher quality -> C4
-                     -> FineWeb quality -> PII masking -> MinHash keys -> OUT/work/staged/<task>.parquet
+  filter  (N tasks)  read -> unreadable rows -> normalise -> language ID -> Gopher repetition -> Gopher
+                     quality -> C4 -> FineWeb quality -> PII masking -> MinHash keys
+                     -> OUT/work/staged/<task>.parquet (every drop -> OUT/excluded/<reason>-<task>.parquet)
   dedup   (1 task)   exact + near-duplicate decisions over every staged shard
   apply   (N tasks)  staged shard -> OUT/data/<task>.parquet + OUT/excluded/dedup-<task>.parquet
-  report  (1 task)   OUT/stats.json + OUT/report.html
+  report  (1 task)   OUT/stats.json + OUT/report.html, counted from the shards (langmill.run)
 """
 
+import glob
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import polars as pl
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from langmill import schemas
+from langmill.config import CorpusSettings
+from langmill.filters.base import DropBadRows
 from langmill.filters.dedup import ApplyDedup, DedupClusters, MinhashSignatures
-from langmill.filters.lid import LanguageFilter, canonical_lang
+from langmill.filters.lid import LanguageFilter
 from langmill.filters.normalize import Normalizer
 from langmill.filters.pii import PIIMasker
-from langmill.filters.quality import C4Filter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+from langmill.filters.quality import QUALITY_FILTERS, build_quality_filters
+from langmill.languages import canonical_lang
 from langmill.readers import InputReader
-from langmill.report import WriteReport
+from langmill.report import bars, html_table
+from langmill.run import Accounting, RunFolder, StageReport, WriteReport, step_stats
 from langmill.shards import excluded_writer, staged_writer
 
-QUALITY_STEPS = (
-    ("gopher_repetition", GopherRepetitionFilter),
-    ("gopher_quality", GopherQualityFilter),
-    ("c4", C4Filter),
-    ("fineweb_quality", FineWebQualityFilter),
-)
 STAGES = ("filter", "dedup", "apply", "report")
+# Where each reason is decided, in pipeline order (the funnel of the report).
+REASONS = ("bad_row", "empty", "lid", *(f.reason for f in QUALITY_FILTERS), "exact_dup", "near_dup")
+LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000]
 
 
 @dataclass
@@ -39,7 +46,7 @@ class CorpusJob:
     files: list[str]
     lang: str
     out: str
-    config: dict
+    settings: CorpusSettings
     text_key: str = "text"
     id_key: str = "id"
     split: str = "document"
@@ -63,23 +70,18 @@ class CorpusJob:
 
 
 def filter_pipeline(job: CorpusJob) -> list:
-    cfg = job.config
-    lid = cfg["lid"]
-    dedup = cfg["dedup"]
-    steps = [
-        InputReader(job.files, text_key=job.text_key, id_key=job.id_key, split=job.split, exclusion_writer=excluded_writer(job.out, "bad_row")),
-        Normalizer(cfg.get("normalize"), exclusion_writer=excluded_writer(job.out, "empty")),
-        LanguageFilter(job.lang, threshold=lid["threshold"], model_path=lid.get("model"), max_chars=lid["max_chars"], exclusion_writer=excluded_writer(job.out, "lid")),
-    ]
-    for name, cls in QUALITY_STEPS:
-        if cfg[name].get("enabled", True):
-            steps.append(cls(config=cfg[name], exclusion_writer=excluded_writer(job.out, name)))
-    steps += [
-        PIIMasker(email=cfg["pii"]["email"], ip=cfg["pii"]["ip"]),
-        MinhashSignatures(num_perm=dedup["num_perm"], ngram=dedup["ngram"], bands=dedup["bands"], rows=dedup["rows"], seed=dedup["seed"]),
+    s = job.settings
+    excluded = lambda reason: excluded_writer(job.out, reason)  # noqa: E731
+    return [
+        InputReader(job.files, text_key=job.text_key, id_key=job.id_key, split=job.split),
+        DropBadRows(exclusion_writer=excluded("bad_row")),
+        Normalizer({"fix_mojibake": s.normalize.fix_mojibake}, exclusion_writer=excluded("empty")),
+        LanguageFilter(job.lang, threshold=s.lid.threshold, model_path=s.lid.model, max_chars=s.lid.max_chars, exclusion_writer=excluded("lid")),
+        *build_quality_filters(s.quality, exclusion_writer=excluded),
+        PIIMasker(email=s.pii.email, ip=s.pii.ip),
+        MinhashSignatures(num_perm=s.dedup.num_perm, ngram=s.dedup.ngram, bands=s.dedup.bands, rows=s.dedup.rows, seed=s.dedup.seed),
         staged_writer(os.path.join(job.work_dir, "staged")),
     ]
-    return steps
 
 
 def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
@@ -88,14 +90,76 @@ def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
     decisions = os.path.join(job.work_dir, "dedup")
     return {
         "filter": (filter_pipeline(job), job.tasks),
-        "dedup": ([DedupClusters(staged, decisions, min_words=job.config["dedup"]["min_words"])], 1),
+        "dedup": ([DedupClusters(staged, decisions, min_words=job.settings.dedup.min_words)], 1),
         "apply": ([ApplyDedup(staged, decisions, job.out)], job.tasks),
-        "report": ([WriteReport(job.out, job.lang, STAGES, job_info=job_summary(job))], 1),
+        "report": ([WriteReport(job.out, "corpus", REASONS, STAGES, f"langmill corpus report — {job.lang}", job_info(job), extra=corpus_report)], 1),
     }
 
 
-def job_summary(job: CorpusJob) -> dict:
+def job_info(job: CorpusJob) -> dict:
     return {"lang": job.lang, "inputs": len(job.files), "tasks": job.tasks, "workers": job.workers, "executor": job.executor}
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+
+def _per_row(folder: str, schema, columns: list[str]) -> pl.DataFrame:
+    """`columns` of every shard in `folder` plus each text's length in characters and bytes; read in
+    small batches, so the texts are never all in memory."""
+    parts = [pl.from_arrow(schema.empty_table().select(columns)).with_columns(chars=pl.lit(0, pl.Int64), bytes=pl.lit(0, pl.Int64))]
+    for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
+        for table in pq.ParquetFile(path).iter_batches(batch_size=2048, columns=[*columns, "text"]):
+            text = table.column("text")
+            parts.append(pl.from_arrow(table.select(columns)).with_columns(
+                chars=pl.Series(pc.utf8_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
+                bytes=pl.Series(pc.binary_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
+            ))
+    return pl.concat(parts)
+
+
+def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
+    """What only the corpus knows: the funnel, languages seen, lengths, PII, C4 lines, clusters."""
+    kept = _per_row(run.data, schemas.CORPUS, ["lang", "minhash_cluster_size"])
+    excluded = _per_row(run.excluded, schemas.EXCLUDED, ["lang"])
+    funnel, remaining = [], counts.rows_in
+    for reason, dropped in counts.excluded_by_reason.items():
+        funnel.append({"step": reason, "in": remaining, "dropped": dropped, "out": remaining - dropped})
+        remaining -= dropped
+    # Languages of every document that reached language ID (kept rows and rows dropped after it).
+    seen = pl.concat([kept.select("lang"), excluded.select("lang")]).drop_nulls()
+    languages = dict(sorted(seen.group_by("lang").len().iter_rows(), key=lambda kv: -kv[1]))
+    chars = kept.get_column("chars")
+    hist = [int(((chars >= lo) & (chars < hi)).sum()) for lo, hi in zip(LENGTH_BINS, LENGTH_BINS[1:] + [float("inf")])]
+    clusters = kept.filter(pl.col("minhash_cluster_size") > 1)
+    filters = steps["filter"]
+    reader, pii, c4 = step_stats(filters, "READER"), step_stats(filters, "PII"), step_stats(filters, "c4")
+    stats = {
+        "funnel": funnel,
+        "chars_in": int(reader.get("doc_len", 0)),
+        "kept_chars": int(chars.sum()),
+        "kept_bytes_utf8": int(kept.get_column("bytes").sum()),
+        "languages_seen": languages,
+        "pii_masked": {"email": int(pii.get("pii_email", 0)), "ip": int(pii.get("pii_ip", 0))},
+        "c4_lines_removed": int(c4.get("lines_removed", 0)),
+        "dedup": {
+            "clusters": clusters.height,
+            "largest_cluster": int(clusters.get_column("minhash_cluster_size").max()) if clusters.height else 1,
+        },
+        "length_histogram": {"bin_edges_chars": LENGTH_BINS, "kept": hist},
+    }
+    summary = [
+        ["characters in / kept", f"{stats['chars_in']:,} / {stats['kept_chars']:,}"],
+        ["e-mail / IP addresses masked", f"{stats['pii_masked']['email']:,} / {stats['pii_masked']['ip']:,}"],
+        ["C4 lines removed", stats["c4_lines_removed"]],
+        ["duplicate clusters kept (largest)", f"{stats['dedup']['clusters']:,} ({stats['dedup']['largest_cluster']})"],
+    ]
+    hist_labels = [f"{lo:,}–{hi:,}" for lo, hi in zip(LENGTH_BINS, LENGTH_BINS[1:])] + [f"≥ {LENGTH_BINS[-1]:,}"]
+    sections = [
+        ("Rows per step", html_table(["step", "rows in", "dropped", "rows out"], [[f["step"], f["in"], f["dropped"], f["out"]] for f in funnel])),
+        ("Languages seen by language ID", bars(list(languages.items())[:25])),
+        ("Length of kept documents (characters)", bars(list(zip(hist_labels, hist)), "#3ba55d")),
+    ]
+    return StageReport(stats, summary, sections)
 
 
 def build_executors(job: CorpusJob) -> list:
@@ -110,7 +174,7 @@ def build_executors(job: CorpusJob) -> list:
         start = "fork" if job.fork_workers and stage == "filter" else "forkserver"
         executors.append(make_executor(
             job.executor, pipeline, stage=stage, tasks=tasks, workers=workers, depends=executors[-1] if executors else None,
-            logging_dir=os.path.join(job.out, "logs", stage), options=job.config["executor"], verbose=job.verbose,
+            logging_dir=os.path.join(job.out, "logs", stage), options=asdict(job.settings.executor), verbose=job.verbose,
             start_method=start,
         ))
     return executors

@@ -1,46 +1,51 @@
-"""`langmill qc`: check already translated SFT or preference rows against their sources.
+"""The qc stage: already translated SFT or preference rows, checked again against their sources.
 
-Plain Python over the rows of each input file (no datatrove pipeline: there is no model to run and
-nothing to deduplicate). Every row lands in `OUT/data/<file>.parquet` (all checks passed; texts
-with prompt artifacts removed; a `qc` column) or `OUT/excluded/<file>.parquet` (the row as read plus
-`reason`, its first failed check, and `detail`, all of them); `OUT/stats.json` counts both from the
-written files, so rows in = kept + excluded; `OUT/report.html` shows the same with examples.
+Two datatrove pipelines, each resumable:
+
+  check   (N tasks)  rows (row k to task k % N) -> every message checked against the source message at
+                     the same position (langmill.checks) -> OUT/data/<input>.parquet (kept rows, prompt
+                     artifacts removed, a `qc` column) + OUT/excluded/<input>.parquet (the row as read,
+                     `reason`: its first failed check or bad_row, `detail`: all of them); with N > 1
+                     tasks the files are <input>-<task>.parquet
+  report  (1 task)   OUT/stats.json + OUT/report.html, counted from the shards (langmill.run)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
+from dataclasses import dataclass
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
 
-from langmill.filters.output_qc import REASONS, check_translation
-from langmill.readers import read_rows
-from langmill.report import render_rows_report
+from langmill.checks import REASONS, Failure, check_translation, fold_metrics, in_order
+from langmill.formats import role_contents, translated_fields
+from langmill.readers import BadRow, RowReader, source_names
+from langmill.run import Accounting, RunFolder, StageReport, WriteReport, step_stats
+from langmill.shards import RowShards
 
-SFT_FIELDS = [("messages", "source_messages")]
-PREF_FIELDS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejected", "source_rejected")]
-
-
-class BadRow(Exception):
-    pass
+STAGES = ("check", "report")
+QC_REASONS = ("bad_row", *REASONS)
 
 
-def _messages(value, field: str) -> list[tuple[str, str]]:
-    """A field as [(role, content)]; a plain string is one message with role None."""
-    if isinstance(value, str):
-        return [(None, value)]
-    if not isinstance(value, list):
-        raise BadRow(f"{field} is {type(value).__name__}, not a string or a message list")
-    out = []
-    for i, m in enumerate(value):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise BadRow(f"{field}[{i}] is not a {{role, content}} message with string values")
-        out.append((m["role"], m["content"]))
-    return out
+@dataclass
+class QCJob:
+    """Everything one `langmill qc` run needs; built by the CLI, usable from Python."""
+
+    files: list[str]
+    lang: str
+    out: str
+    config: dict  # langmill.config.load_qc_config(...)
+    tasks: int = 1
+    workers: int = 1
+    executor: str = "local"
+    executor_options: dict | None = None
+    verbose: bool = False
+
+    def __post_init__(self):
+        self.out = os.path.abspath(self.out)
 
 
 def _with_contents(value, contents: list[str]):
@@ -50,141 +55,143 @@ def _with_contents(value, contents: list[str]):
 
 
 def check_row(row: dict, lang: str, config: dict, lid) -> tuple[dict, list[tuple[str, str]], dict]:
-    """(row with cleaned texts, [(reason, detail)], qc summary); raises BadRow."""
-    if "messages" in row or "source_messages" in row:
-        pairs = SFT_FIELDS
-    elif any(f in row for f, _ in PREF_FIELDS):
-        pairs = PREF_FIELDS
-    else:
-        raise BadRow("no messages/source_messages nor prompt/chosen/rejected with source_* fields")
+    """(row with cleaned texts, [(reason, detail)] in the order of REASONS, qc summary); raises BadRow."""
+    pairs = translated_fields(row)
     for field, src_field in pairs:
         for name in (field, src_field):
             if row.get(name) is None:
                 if name == src_field and row.get("lang") not in (None, lang):
                     raise BadRow(f"a source-language row (lang={row['lang']}, as --parallel writes them): nothing to check")
                 raise BadRow(f"no {name!r} field")
-    failures: list[tuple[str, str]] = []
+    failures: list[Failure] = []
     cleaned_row = dict(row)
     summary = {"messages_checked": 0, "artifacts_removed": 0, "min_lang_score": None, "min_length_ratio": None, "max_length_ratio": None}
     for field, src_field in pairs:
-        target, source = _messages(row[field], field), _messages(row[src_field], src_field)
+        target, source = role_contents(row[field], field), role_contents(row[src_field], src_field)
         if isinstance(row[field], str) != isinstance(row[src_field], str):
-            failures.append(("structure", f"{field}: a {type(row[field]).__name__}, {src_field} a {type(row[src_field]).__name__}"))
+            failures.append(Failure("structure", f"{field}: a {type(row[field]).__name__}, {src_field} a {type(row[src_field]).__name__}"))
             continue
         if len(target) != len(source):
-            failures.append(("structure", f"{field}: {len(target)} messages, {len(source)} in {src_field}"))
+            failures.append(Failure("structure", f"{field}: {len(target)} messages, {len(source)} in {src_field}"))
             continue
         contents = []
         for i, ((role, text), (src_role, src_text)) in enumerate(zip(target, source)):
             where = field if role is None else f"{field}[{i}]"
             if role != src_role:
-                failures.append(("structure", f"{where}: role {role!r} != {src_role!r}"))
+                failures.append(Failure("structure", f"{where}: role {role!r} != {src_role!r}"))
                 contents.append(text)
                 continue
             result = check_translation(src_text, text, lang, config, lid)
             contents.append(result.text)
             summary["messages_checked"] += 1
-            summary["artifacts_removed"] += result.metrics.get("artifacts_removed", 0)
-            for key, metric, pick in (("min_lang_score", "lang_score", min), ("min_length_ratio", "length_ratio", min), ("max_length_ratio", "length_ratio", max)):
-                if metric in result.metrics:
-                    value = result.metrics[metric]
-                    summary[key] = value if summary[key] is None else pick(summary[key], value)
-            failures.extend((f.reason, f"{where}: {f.detail}") for f in result.failures)
+            fold_metrics(summary, result.metrics)
+            failures.extend(Failure(f.reason, f"{where}: {f.detail}") for f in result.failures)
         cleaned_row[field] = _with_contents(row[field], contents)
-    order = {r: i for i, r in enumerate(REASONS)}
-    failures.sort(key=lambda f: order.get(f[0], len(order)))  # stable: message order within a check
-    return cleaned_row, failures, summary
+    return cleaned_row, [(f.reason, f.detail) for f in in_order(failures, REASONS)], summary
 
 
-def _table(rows: list[dict]) -> pa.Table:
-    """Rows with possibly different keys as one table; a column whose values have no common Arrow
-    type (a string in one row, a message list in another) is stored as JSON text."""
-    names = list(dict.fromkeys(k for row in rows for k in row))
-    columns = []
-    for name in names:
-        values = [row.get(name) for row in rows]
+class CheckTranslations(PipelineStep):
+    """Checks every row (see `check_row`) and records the outcome in `metadata["qc_result"]`:
+    ("data", kept row) or ("excluded", row with reason and detail); `metadata["shard"]` names the
+    row's output file (its input file, and the task when there are several)."""
+
+    name = "🔎 Check translations"
+    type = "🔎 - QC"
+
+    def __init__(self, lang: str, config: dict, shard_names: dict[str, str]):
+        super().__init__()
+        self.lang, self.config, self.shard_names = lang, config, shard_names
+        self._lid = None
+
+    @property
+    def lid(self):
+        if self._lid is None:  # loaded in the worker, not pickled with the pipeline
+            from langmill.filters.lid import LanguageFilter
+
+            self._lid = LanguageFilter(self.lang, model_path=self.config["lid"].get("model"))
+        return self._lid
+
+    def outcome(self, doc: Document) -> tuple[str, dict]:
+        meta = doc.metadata
+        row, where = meta.get("row"), meta["source"]
+        row_id = str(row.get("id") or where) if row is not None else where
+        if row is None:
+            return "excluded", {"id": row_id, "raw": meta.get("raw"), "reason": "bad_row", "detail": meta["bad_row"]}
         try:
-            columns.append(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            columns.append(pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]))
-    return pa.Table.from_arrays(columns, names=names)
+            cleaned, failures, summary = check_row(row, self.lang, self.config, self.lid)
+        except BadRow as err:
+            raw = json.dumps(row, ensure_ascii=False, default=str)
+            return "excluded", {"id": row_id, "raw": raw, "reason": "bad_row", "detail": f"{row_id}: {err}"}
+        self.stat_update("messages_checked", value=summary["messages_checked"])
+        if failures:
+            for reason in {reason for reason, _ in failures}:
+                self.stat_update(f"failed_{reason}")
+            return "excluded", {**row, "id": row_id, "reason": failures[0][0], "detail": "; ".join(d for _, d in failures)}
+        if summary["artifacts_removed"]:
+            self.stat_update("kept_with_artifacts_removed")
+        return "data", {**cleaned, "id": row_id, "qc": summary}
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        suffix = f"-{rank:05d}" if world_size > 1 else ""
+        for doc in data:
+            with self.track_time():
+                doc.metadata["qc_result"] = self.outcome(doc)
+            doc.metadata["shard"] = self.shard_names[doc.metadata["source"].rsplit(":", 1)[0]] + suffix
+            yield doc
 
 
-def run_qc(files: list[str], lang: str, out: str, config: dict, lid, progress=None) -> dict:
-    """Check every row of `files`; write OUT/data, OUT/excluded and OUT/stats.json; return the stats."""
-    started = time.monotonic()
-    os.makedirs(os.path.join(out, "data"), exist_ok=True)
-    os.makedirs(os.path.join(out, "excluded"), exist_ok=True)
-    for folder in ("data", "excluded"):  # a rerun (other thresholds) replaces the previous result
-        for name in os.listdir(os.path.join(out, folder)):
-            if name.endswith(".parquet"):
-                os.remove(os.path.join(out, folder, name))
-    by_reason: Counter = Counter()
-    by_check: Counter = Counter()
-    examples: dict[str, list] = {}
-    kept_n = excluded_n = rows_read = messages = cleaned_rows = 0
-    stems = Counter()
-    for path in files:
+def shard_names(files: list[str]) -> dict[str, str]:
+    """Input name (as in `source`) -> output file name: the input's stem, made unique."""
+    stems: Counter = Counter()
+    names = {}
+    for path, name in source_names(files).items():
         stem = os.path.basename(path).split(".")[0] or "part"
         stems[stem] += 1
-        if stems[stem] > 1:
-            stem = f"{stem}-{stems[stem]}"
-        kept, excluded = [], []
-        for where, row, bad, raw in read_rows(path):
-            rows_read += 1
-            row_id = str(row.get("id") or where) if row is not None else where
-            if row is not None:
-                try:
-                    cleaned, failures, summary = check_row(row, lang, config, lid)
-                except BadRow as err:
-                    bad, raw = f"{row_id}: {err}", json.dumps(row, ensure_ascii=False, default=str)
-                    row = None
-            if row is None:
-                excluded.append({"id": row_id, "raw": raw, "reason": "bad_row", "detail": bad})
-                continue
-            messages += summary["messages_checked"]
-            if failures:
-                by_check.update({reason for reason, _ in failures})
-                if len(examples.setdefault(failures[0][0], [])) < 3:
-                    examples[failures[0][0]].append([failures[0][0], row_id, "; ".join(d for _, d in failures)[:300]])
-                excluded.append({**row, "id": row_id, "reason": failures[0][0], "detail": "; ".join(d for _, d in failures)})
-            else:
-                cleaned_rows += summary["artifacts_removed"] > 0
-                kept.append({**cleaned, "id": row_id, "qc": summary})
-            if progress and rows_read % 1000 == 0:
-                progress(rows_read)
-        for folder, rows in (("data", kept), ("excluded", excluded)):
-            target = os.path.join(out, folder, f"{stem}.parquet")
-            if rows:
-                pq.write_table(_table(rows), target, compression="zstd")
-    for path in sorted(os.listdir(os.path.join(out, "data"))):
-        kept_n += pq.read_metadata(os.path.join(out, "data", path)).num_rows
-    for path in sorted(os.listdir(os.path.join(out, "excluded"))):
-        table = pq.read_table(os.path.join(out, "excluded", path), columns=["reason"])
-        excluded_n += table.num_rows
-        by_reason.update(table.column("reason").to_pylist())
-    order = {r: i for i, r in enumerate(["bad_row", *REASONS])}
+        names[name] = stem if stems[stem] == 1 else f"{stem}-{stems[stem]}"
+    return names
+
+
+def qc_rows(document: Document) -> list[tuple[str, dict]]:
+    return [document.metadata["qc_result"]]
+
+
+def qc_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
+    check = step_stats(steps["check"], "Check translations")
+    failed = {reason: int(check[f"failed_{reason}"]) for reason in QC_REASONS if f"failed_{reason}" in check}
     stats = {
-        "stage": "qc",
-        "lang": lang,
-        "inputs": files,
-        "rows_in": rows_read,
-        "kept": kept_n,
-        "excluded": excluded_n,
-        "rows_in_equals_kept_plus_excluded": rows_read == kept_n + excluded_n,
-        "excluded_by_reason": dict(sorted(by_reason.items(), key=lambda kv: order.get(kv[0], 99))),
-        "failed_checks": dict(sorted(by_check.items(), key=lambda kv: order.get(kv[0], 99))),
-        "messages_checked": messages,
-        "kept_rows_with_artifacts_removed": cleaned_rows,
-        "config": config,
-        "time_s": round(time.monotonic() - started, 3),
+        "failed_checks": failed,
+        "messages_checked": int(check.get("messages_checked", 0)),
+        "kept_rows_with_artifacts_removed": int(check.get("kept_with_artifacts_removed", 0)),
     }
-    with open(os.path.join(out, "stats.json"), "w") as f:
-        json.dump(stats, f, indent=1, ensure_ascii=False)
-    summary = [["rows in", stats["rows_in"]], ["kept", stats["kept"]], ["excluded", stats["excluded"]],
-               ["rows in = kept + excluded", "yes" if stats["rows_in_equals_kept_plus_excluded"] else "NO"],
-               ["messages checked", messages], ["kept rows with prompt artifacts removed", cleaned_rows]]
-    with open(os.path.join(out, "report.html"), "w") as f:
-        f.write(render_rows_report(f"langmill qc report (→ {lang})", f"{len(files)} input file(s)", summary,
-                                   stats["excluded_by_reason"], [e for rows in examples.values() for e in rows]))
-    return stats
+    summary = [["messages checked", stats["messages_checked"]], ["kept rows with prompt artifacts removed", stats["kept_rows_with_artifacts_removed"]]]
+    return StageReport(stats, summary)
+
+
+def job_info(job: QCJob) -> dict:
+    return {"lang": job.lang, "inputs": job.files, "tasks": job.tasks, "executor": job.executor, "config": job.config}
+
+
+def build_executors(job: QCJob) -> list[tuple[str, object]]:
+    from langmill.executors import make_executor
+
+    logs = os.path.join(job.out, "logs")
+    check = [
+        RowReader(job.files),
+        CheckTranslations(job.lang, job.config, shard_names(job.files)),
+        RowShards(job.out, qc_rows, {"data": None, "excluded": None}, output_filename="${shard}", close_on_new_name=True),
+    ]
+    report = WriteReport(job.out, "qc", QC_REASONS, STAGES[:1], f"langmill qc report (→ {job.lang})", job_info(job), extra=qc_report)
+    executors = []
+    for stage, pipeline, tasks in (("check", check, job.tasks), ("report", [report], 1)):
+        executors.append(make_executor(
+            job.executor, pipeline, stage=stage, tasks=tasks, workers=min(job.workers, tasks), logging_dir=os.path.join(logs, stage),
+            depends=executors[-1] if executors else None, options=job.executor_options, verbose=job.verbose,
+        ))
+    return list(zip(STAGES, executors))
+
+
+def run_qc(job: QCJob) -> None:
+    from langmill.executors import run_stages
+
+    os.makedirs(job.out, exist_ok=True)
+    run_stages(job.executor, build_executors(job), verbose=job.verbose)

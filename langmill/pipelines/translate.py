@@ -2,39 +2,34 @@
 
 Two datatrove pipelines, each resumable:
 
-  translate  (N tasks)  rows (row k to task k % N) -> GenerationRunner (vLLM or an endpoint) with
-                        the Translator rollout -> OUT/logs/translate/completions/<task>_chunk_<k>.jsonl.gz
-                        (every row with its result). Finished rows and answered requests are
-                        checkpointed in OUT/logs/translate/checkpoints/: a killed run resumes there.
-  write      (1 task)   completions -> OUT/data/*.parquet (kept rows; with --parallel the source rows
-                        too), OUT/excluded/*.parquet (with reason and detail), stats.json, report.html
+  translate  (N tasks)  rows (row k to task k % N; each input's format detected once) -> GenerationRunner
+                        (vLLM or an endpoint) with the Translator rollout -> OUT/data/<task>_chunk_<k>.parquet
+                        (kept rows; with --parallel the source rows too) + OUT/excluded/<task>_chunk_<k>.parquet
+                        (with reason and detail). Finished rows and answered requests are checkpointed
+                        in OUT/logs/translate/checkpoints/: a killed run resumes there.
+  report     (1 task)   OUT/stats.json + OUT/report.html, counted from the shards (langmill.run)
 """
 
 from __future__ import annotations
 
-import glob
-import gzip
 import json
 import os
-import time
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
-import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import Document
-from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers.jsonl import JsonlWriter
 
 from langmill import schemas
-from langmill.filters.output_qc import REASONS
+from langmill.formats import input_formats, run_kind
 from langmill.generators.engine import EngineConfig, GenerationRunner
-from langmill.generators.translate import TranslateSettings, Translator
-from langmill.readers import read_rows
-from langmill.report import render_rows_report, task_stats
+from langmill.generators.translate import TRANSLATE_REASONS, TranslateSettings, Translator
+from langmill.readers import RowReader
+from langmill.run import Accounting, RunFolder, StageReport, WriteReport, shard_files, step_stats
+from langmill.shards import RowShards
 
-STAGES = ("translate", "write")
-REASON_ORDER = ["bad_row", "generation_error", "truncated", *REASONS]
+STAGES = ("translate", "report")
 RECORDS_PER_CHUNK = 500
 
 
@@ -46,7 +41,6 @@ class TranslateJob:
     out: str
     settings: TranslateSettings
     engine: EngineConfig
-    kind: str = "sft"  # the shard kind of this run: "sft" or "preference"
     parallel: bool = False
     limit: int | None = None
     tasks: int = 1
@@ -54,69 +48,22 @@ class TranslateJob:
     executor: str = "local"
     executor_options: dict | None = None
     verbose: bool = False
+    formats: dict[str, str | None] = field(default_factory=dict)  # filled in from the inputs when empty
 
     def __post_init__(self):
         self.out = os.path.abspath(self.out)
+        if not self.formats:
+            self.formats = input_formats(self.files, self.settings.format)
+        self.settings.kind = run_kind(self.formats)
+
+    @property
+    def kind(self) -> str:
+        """The shard kind of this run: "sft" or "preference" (rows of the other kind are bad rows)."""
+        return self.settings.kind
 
     @property
     def logs(self) -> str:
         return os.path.join(self.out, "logs")
-
-
-def source_names(files: list[str]) -> dict[str, str]:
-    """File -> the name used in ids and `source` (path relative to the inputs' common folder)."""
-    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files]) if files else ""
-    return {f: os.path.relpath(os.path.abspath(f), root) for f in files}
-
-
-class RowReader(PipelineStep):
-    """Reads JSONL/Parquet rows; task r takes rows k % world_size == r (of the first `limit`).
-    A row that cannot be read still becomes a document (with `bad_row`), so it is accounted for."""
-
-    name = "📖 Row reader"
-    type = "📖 - READER"
-
-    def __init__(self, files: list[str], limit: int | None = None):
-        super().__init__()
-        self.files = list(files)
-        self.limit = limit
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        names = source_names(self.files)
-        k = -1
-        for path in self.files:
-            for where, row, bad, raw in read_rows(path, names[path]):
-                k += 1
-                if self.limit is not None and k >= self.limit:
-                    return
-                if k % world_size != rank:
-                    continue
-                self.stat_update("rows_read")
-                meta = {"where": where}
-                if row is None:
-                    meta |= {"bad_row": bad, "raw": raw}
-                else:
-                    meta["row"] = row
-                yield Document(text="", id=where, metadata=meta)
-
-
-def translate_pipeline(job: TranslateJob) -> list:
-    stage_logs = os.path.join(job.logs, "translate")
-    translator = Translator(job.settings)
-    return [
-        RowReader(job.files, job.limit),
-        GenerationRunner(
-            translator.rollout,
-            job.engine,
-            JsonlWriter(os.path.join(stage_logs, "completions"), output_filename="${rank}_chunk_${chunk_index}.jsonl.gz"),
-            server_log_folder=os.path.join(stage_logs, "server"),
-            checkpoints_local_dir=os.path.join(stage_logs, "checkpoints"),
-            records_per_chunk=RECORDS_PER_CHUNK,
-        ),
-    ]
-
-
-# --- write stage ----------------------------------------------------------------------------------
 
 
 def _row_id(row: dict | None, where: str) -> str:
@@ -124,140 +71,98 @@ def _row_id(row: dict | None, where: str) -> str:
     return str(value) if isinstance(value, (str, int)) and str(value) else where
 
 
-def _kept_rows(doc: dict, result: dict, job_info: dict, parallel: bool) -> list[dict]:
-    meta = doc["metadata"]
-    common = {"id": _row_id(meta.get("row"), meta["where"]), "source_format": result["format"], "source": meta["where"], "model": job_info["model"]}
-    fields, source = result["fields"], result["source_fields"]
-    rows = [{**common, **fields, **{f"source_{k}": v for k, v in source.items()}, "lang": job_info["lang"], "source_lang": job_info["source_lang"], "qc": result["qc"]}]
-    if parallel:  # the same row in the source language, so data/ is a parallel bilingual set
-        rows.append({**common, **source, "lang": job_info["source_lang"]})
-    return rows
-
-
-def _excluded_row(doc: dict, result: dict, lang: str) -> dict:
-    meta = doc["metadata"]
-    row = meta.get("row")
+def translation_rows(job_info: dict, parallel: bool, document: Document) -> list[tuple[str, dict]]:
+    """The shard rows of one translated document: [("data", row), ("data", source row)] or
+    [("excluded", row)]."""
+    meta = document.metadata
+    result = (meta.get("rollout_results") or [{"status": "excluded", "reason": "generation_error", "detail": "no result"}])[0]
+    row, where = meta.get("row"), meta.get("source") or document.id
+    if result["status"] == "kept":
+        common = {"id": _row_id(row, where), "source_format": result["format"], "source": where, "model": job_info["model"]}
+        fields, source = result["fields"], result["source_fields"]
+        rows = [("data", {**common, **fields, **{f"source_{k}": v for k, v in source.items()}, "lang": job_info["lang"],
+                          "source_lang": job_info["source_lang"], "qc": result["qc"]})]
+        if parallel:  # the same row in the source language, so data/ is a parallel bilingual set
+            rows.append(("data", {**common, **source, "lang": job_info["source_lang"]}))
+        return rows
     translation = result.get("fields")
-    return {
-        "id": _row_id(row, meta["where"]),
+    return [("excluded", {
+        "id": _row_id(row, where),
         "reason": result.get("reason") or "bad_row",
         "detail": result.get("detail") or "",
-        "source": meta["where"],
+        "source": where,
         "source_format": result.get("format"),
         "row": json.dumps(row, ensure_ascii=False, default=str) if row is not None else meta.get("raw"),
         "translation": json.dumps(translation, ensure_ascii=False) if translation else None,
-        "lang": lang,
+        "lang": job_info["lang"],
+    })]
+
+
+def translate_pipeline(job: TranslateJob) -> list:
+    stage_logs = os.path.join(job.logs, "translate")
+    schema = schemas.TRANSLATED_PREFERENCE if job.kind == "preference" else schemas.TRANSLATED_SFT
+    shards = RowShards(job.out, partial(translation_rows, job_info(job), job.parallel), {"data": schema, "excluded": schemas.TRANSLATED_EXCLUDED},
+                       output_filename="${rank}_chunk_${chunk_index}")
+    return [
+        RowReader(job.files, job.limit, job.formats),
+        GenerationRunner(
+            Translator(job.settings).rollout,
+            job.engine,
+            shards,
+            server_log_folder=os.path.join(stage_logs, "server"),
+            checkpoints_local_dir=os.path.join(stage_logs, "checkpoints"),
+            records_per_chunk=RECORDS_PER_CHUNK,
+        ),
+    ]
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+
+def source_rows(run: RunFolder) -> int:
+    """Rows of data/ in the source language (--parallel): written beside the kept rows, not kept rows."""
+    return sum(pq.read_table(p, columns=["source_lang"]).column(0).null_count for p in shard_files(run.data))
+
+
+def translate_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
+    """Requests, tokens and throughput of the generation, QC totals of the kept rows, and every
+    input row exactly once (ids counted in the shards)."""
+    seen: dict[str, int] = {}
+    qc_totals = dict.fromkeys(("segments", "requests", "retried_segments", "artifacts_removed"), 0)
+    for path in shard_files(run.data):
+        table = pq.read_table(path, columns=["source", "source_lang", "qc"]).filter(pc.field("source_lang").is_valid())
+        for name in qc_totals:
+            qc_totals[name] += int(pc.sum(pc.struct_field(table.column("qc").combine_chunks(), name)).as_py() or 0)
+        for source in table.column("source").to_pylist():
+            seen[source] = seen.get(source, 0) + 1
+    for path in shard_files(run.excluded):
+        for source in pq.read_table(path, columns=["source"]).column(0).to_pylist():
+            seen[source] = seen.get(source, 0) + 1
+    generation = step_stats(steps["translate"], "Generation")
+    seconds = generation.get("requests_wall_s", 0)  # first request to last answer, summed over tasks
+    output_tokens = int(generation.get("completion_tokens", 0))
+    stats = {
+        "duplicate_rows": sum(n - 1 for n in seen.values() if n > 1),
+        "source_rows_written": source_rows(run),
+        "kept_qc": qc_totals,
+        "requests_sent": int(generation.get("successful_requests", 0)),
+        "requests_failed": int(generation.get("failed_requests", 0)),
+        "prompt_tokens": int(generation.get("prompt_tokens", 0)),
+        "output_tokens": output_tokens,
+        "requests_wall_s": round(seconds, 2),
+        "output_tokens_per_s": round(output_tokens / seconds, 1) if seconds else None,
+        "rows_per_s": round(counts.rows_in / seconds, 3) if seconds else None,
     }
-
-
-def _write(rows: list[dict], schema: pa.Schema, path: str) -> None:
-    if rows:
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="zstd", row_group_size=10_000)
-
-
-class WriteTranslations(PipelineStep):
-    """Completions -> OUT/data, OUT/excluded, stats.json, report.html (a rerun rewrites them all)."""
-
-    name = "💾 Write shards"
-    type = "💽 - WRITER"
-
-    def __init__(self, out: str, kind: str, parallel: bool, job_info: dict):
-        super().__init__()
-        self.out, self.kind, self.parallel, self.job_info = out, kind, parallel, job_info
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        started = time.monotonic()
-        data_dir, excluded_dir = os.path.join(self.out, "data"), os.path.join(self.out, "excluded")
-        for folder in (data_dir, excluded_dir):
-            os.makedirs(folder, exist_ok=True)
-            for old in glob.glob(os.path.join(folder, "*.parquet")):
-                os.remove(old)
-        schema = schemas.TRANSLATED_PREFERENCE if self.kind == "preference" else schemas.TRANSLATED_SFT
-        seen: Counter = Counter()
-        by_reason: Counter = Counter()
-        examples: dict[str, list] = {}
-        qc_totals = Counter()
-        kept = parallel_rows = 0
-        for path in sorted(glob.glob(os.path.join(self.out, "logs", "translate", "completions", "*.jsonl.gz"))):
-            stem = os.path.basename(path).split(".")[0]
-            kept_rows, excluded_rows = [], []
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                for line in f:
-                    doc = json.loads(line)
-                    seen[doc["id"]] += 1
-                    results = doc["metadata"].get("rollout_results") or [{"status": "excluded", "reason": "generation_error", "detail": "no result"}]
-                    result = results[0]
-                    if result["status"] == "kept":
-                        rows = _kept_rows(doc, result, self.job_info, self.parallel)
-                        kept += 1
-                        parallel_rows += len(rows) - 1
-                        kept_rows += rows
-                        qc_totals.update({k: result["qc"][k] for k in ("segments", "requests", "retried_segments", "artifacts_removed")})
-                    else:
-                        row = _excluded_row(doc, result, self.job_info["lang"])
-                        excluded_rows.append(row)
-                        by_reason[row["reason"]] += 1
-                        if len(examples.setdefault(row["reason"], [])) < 3:
-                            examples[row["reason"]].append([row["reason"], row["id"], row["detail"][:300]])
-            _write(kept_rows, schema, os.path.join(data_dir, f"{stem}.parquet"))
-            _write(excluded_rows, schemas.TRANSLATED_EXCLUDED, os.path.join(excluded_dir, f"{stem}.parquet"))
-        stats = self.stats_dict(seen, kept, by_reason, parallel_rows, qc_totals, examples)
-        stats["write_time_s"] = round(time.monotonic() - started, 3)
-        with open(os.path.join(self.out, "stats.json"), "w") as f:
-            json.dump(stats, f, indent=1, ensure_ascii=False)
-        with open(os.path.join(self.out, "report.html"), "w") as f:
-            f.write(render_html(stats))
-
-    def stats_dict(self, seen: Counter, kept: int, by_reason: Counter, parallel_rows: int, qc_totals: Counter, examples: dict) -> dict:
-        # Counted again from the written files: what users load is what is checked.
-        def rows_in(folder):
-            return sum(pq.read_metadata(p).num_rows for p in glob.glob(os.path.join(self.out, folder, "*.parquet")))
-
-        kept_on_disk, excluded_on_disk = rows_in("data") - parallel_rows, rows_in("excluded")
-        steps = task_stats(os.path.join(self.out, "logs", "translate"))
-        generation = next((v for k, v in steps.items() if "Generation" in k), {})
-        reader = next((v for k, v in steps.items() if "reader" in k.lower()), {})
-        # From the first request to the last answer (server start-up excluded), summed over tasks.
-        seconds = generation.get("requests_wall_s", 0)
-        rows_read = int(reader.get("rows_read", 0))
-        output_tokens = int(generation.get("completion_tokens", 0))
-        return {
-            "stage": "translate",
-            **self.job_info,
-            "rows_in": rows_read,
-            "kept": kept_on_disk,
-            "excluded": excluded_on_disk,
-            "rows_in_equals_kept_plus_excluded": rows_read == kept_on_disk + excluded_on_disk == sum(seen.values()),
-            "duplicate_rows": sum(n - 1 for n in seen.values() if n > 1),
-            "source_rows_written": parallel_rows,
-            "excluded_by_reason": dict(sorted(by_reason.items(), key=lambda kv: REASON_ORDER.index(kv[0]) if kv[0] in REASON_ORDER else 99)),
-            "excluded_examples": examples,
-            "kept_qc": dict(qc_totals),
-            "requests_sent": int(generation.get("successful_requests", 0)),
-            "requests_failed": int(generation.get("failed_requests", 0)),
-            "prompt_tokens": int(generation.get("prompt_tokens", 0)),
-            "output_tokens": output_tokens,
-            "requests_wall_s": round(seconds, 2),
-            "output_tokens_per_s": round(output_tokens / seconds, 1) if seconds else None,
-            "rows_per_s": round(rows_read / seconds, 3) if seconds else None,
-        }
-
-
-def render_html(stats: dict) -> str:
     summary = [
-        ["rows in", stats["rows_in"]], ["kept", stats["kept"]], ["excluded", stats["excluded"]],
-        ["rows in = kept + excluded", "yes" if stats["rows_in_equals_kept_plus_excluded"] else "NO"],
         ["source-language rows written (--parallel)", stats["source_rows_written"]],
         ["requests sent (this run; cached ones not counted)", stats["requests_sent"]],
         ["output tokens / s (first request to last answer)", stats["output_tokens_per_s"] or "-"],
         ["rows / s", stats["rows_per_s"] or "-"],
     ]
-    examples = [e for rows in stats["excluded_examples"].values() for e in rows]
-    return render_rows_report(f"langmill translate report ({stats['source_lang']} → {stats['lang']})",
-                              f"Model {stats['model']}, prompt {stats['prompt']}.", summary, stats["excluded_by_reason"], examples)
+    return StageReport(stats, summary)
 
 
-# --- running ----------------------------------------------------------------------------------------
+# --- running ------------------------------------------------------------------------------------------
 
 
 def job_info(job: TranslateJob) -> dict:
@@ -269,25 +174,22 @@ def job_info(job: TranslateJob) -> dict:
 def build_executors(job: TranslateJob) -> list[tuple[str, object]]:
     from langmill.executors import make_executor
 
+    report = WriteReport(job.out, "translate", TRANSLATE_REASONS, STAGES[:1],
+                         f"langmill translate report ({job.settings.source_lang} → {job.settings.lang})", job_info(job),
+                         extra=translate_report, not_kept=source_rows)
     translate = make_executor(
         job.executor, translate_pipeline(job), stage="translate", tasks=job.tasks, workers=job.workers,
         logging_dir=os.path.join(job.logs, "translate"), options=job.executor_options, verbose=job.verbose,
     )
-    write = make_executor(
-        job.executor, [WriteTranslations(job.out, job.kind, job.parallel, job_info(job))], stage="write", tasks=1, workers=1,
-        logging_dir=os.path.join(job.logs, "write"), depends=translate, options=job.executor_options, verbose=job.verbose,
+    report_executor = make_executor(
+        job.executor, [report], stage="report", tasks=1, workers=1,
+        logging_dir=os.path.join(job.logs, "report"), depends=translate, options=job.executor_options, verbose=job.verbose,
     )
-    return [("translate", translate), ("write", write)]
+    return [("translate", translate), ("report", report_executor)]
 
 
 def run_translate(job: TranslateJob) -> None:
     from langmill.executors import run_stages
 
     os.makedirs(job.out, exist_ok=True)
-    stages = build_executors(job)
-    translate = stages[0][1]
-    if job.executor == "local" and translate.get_incomplete_ranks(range(translate.world_size)):
-        # The write stage reads every completion: it runs again whenever translate had work to do.
-        for marker in glob.glob(os.path.join(job.logs, "write", "completions", "*")):
-            os.remove(marker)
-    run_stages(job.executor, stages, verbose=job.verbose)
+    run_stages(job.executor, build_executors(job), verbose=job.verbose)

@@ -1,0 +1,279 @@
+"""The output folder of every stage, and the one module that owns it.
+
+    OUT/data/*.parquet       kept rows
+    OUT/excluded/*.parquet   every dropped row, with `reason` and `detail`
+    OUT/stats.json           counted from the written shards: rows in = kept + excluded, or the run fails
+    OUT/report.html          the same, readable (rendered by `langmill.report`)
+    OUT/logs/job.json        the run's settings: a rerun with the same settings resumes
+    OUT/logs/<stage>/        datatrove's task logs, stats and completion markers of each stage
+
+A stage's command calls `RunFolder.start` before any work, ends its pipeline with the single-task
+`WriteReport` step, and prints `summary_lines` at the end. Nothing else writes stats.json or
+report.html, and nothing else decides whether a folder may be resumed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import pyarrow.parquet as pq
+from datatrove.pipeline.base import PipelineStep
+
+EXAMPLES_PER_REASON = 3
+
+
+class RunError(Exception):
+    """An output folder that cannot be used, or a run that did not add up; the message is one line."""
+
+
+def shard_files(folder: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(folder, "*.parquet")))
+
+
+def ordered_reasons(counts: dict[str, int], order: Sequence[str]) -> dict[str, int]:
+    """`counts` in the stage's order of reasons (where each is decided); unknown ones last, by name."""
+    known = [r for r in order if r in counts]
+    return {r: counts[r] for r in known + sorted(set(counts) - set(order))}
+
+
+@dataclass
+class RunFolder:
+    """The output folder of one run of one stage."""
+
+    path: str
+
+    def __post_init__(self):
+        self.path = os.path.abspath(self.path)
+
+    @property
+    def data(self) -> str:
+        return os.path.join(self.path, "data")
+
+    @property
+    def excluded(self) -> str:
+        return os.path.join(self.path, "excluded")
+
+    @property
+    def logs(self) -> str:
+        return os.path.join(self.path, "logs")
+
+    def stage_logs(self, stage: str) -> str:
+        return os.path.join(self.logs, stage)
+
+    @property
+    def job_file(self) -> str:
+        return os.path.join(self.logs, "job.json")
+
+    def start(self, fingerprint: dict, *, overwrite: bool = False, replace_other_settings: bool = False) -> bool:
+        """Record the run's settings in logs/job.json; return whether a run is resumed.
+
+        The same settings resume the run found there; other settings are refused (or, with
+        `replace_other_settings`, for stages that are cheap to redo, start afresh); `overwrite`
+        deletes OUT first, but only when it is a langmill output folder."""
+        fingerprint = json.loads(json.dumps(fingerprint))
+        ours = os.path.exists(self.job_file)
+        if os.path.isdir(self.path) and os.listdir(self.path) and not ours:
+            if overwrite:
+                raise RunError(f"{self.path} is not a langmill output folder; refusing to delete it with --overwrite")
+            raise RunError(f"{self.path} exists and is not a langmill run of this command; use another --out")
+        if ours:
+            with open(self.job_file) as f:
+                previous = json.load(f)
+            if previous.get("command") != fingerprint.get("command") and not overwrite:
+                raise RunError(f"{self.path} holds a langmill {previous.get('command')} run; use another --out")
+            if overwrite or (previous != fingerprint and replace_other_settings):
+                shutil.rmtree(self.path)
+            elif previous != fingerprint:
+                raise RunError(f"{self.path} holds a run with other inputs or settings; use another --out, or --overwrite")
+            else:
+                return True
+        os.makedirs(self.logs, exist_ok=True)
+        tmp = f"{self.job_file}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(fingerprint, f, indent=1)
+        os.replace(tmp, self.job_file)
+        return False
+
+    # --- counting what users will load --------------------------------------------------------------
+
+    def count(self, rows_in: int, reasons: Sequence[str], not_kept: int = 0) -> Accounting:
+        """Kept and excluded rows as read from the shards themselves, reasons in the stage's order.
+        `not_kept`: rows in data/ that are not results of input rows (translate --parallel)."""
+        kept = sum(pq.read_metadata(p).num_rows for p in shard_files(self.data)) - not_kept
+        by_reason: Counter = Counter()
+        for path in shard_files(self.excluded):
+            by_reason.update(pq.read_table(path, columns=["reason"]).column("reason").to_pylist())
+        by_reason = ordered_reasons(by_reason, reasons)
+        return Accounting(rows_in, kept, sum(by_reason.values()), by_reason, self.examples(EXAMPLES_PER_REASON))
+
+    def examples(self, per_reason: int) -> dict[str, list[dict]]:
+        """The first `per_reason` excluded rows of each reason: id, detail and the start of the row."""
+        found: dict[str, list[dict]] = {}
+        for path in shard_files(self.excluded):
+            parquet = pq.ParquetFile(path)
+            names = parquet.schema_arrow.names
+            shown = next((c for c in ("text", "row", "raw") if c in names), None)
+            columns = ["id", "reason", "detail"] + ([shown] if shown else [])
+            for batch in parquet.iter_batches(batch_size=256, columns=columns):
+                taken = False
+                for row in batch.to_pylist():
+                    bucket = found.setdefault(row["reason"], [])
+                    if len(bucket) < per_reason:
+                        bucket.append({"id": row["id"], "detail": row["detail"] or "", "text": (row.get(shown) or "")[:200]})
+                        taken = True
+                if not taken:
+                    break  # this file's reasons are full; the rest of it adds nothing
+        return found
+
+    def write_report(self, stats: dict, html: str) -> None:
+        for name, content in (("stats.json", json.dumps(stats, indent=1, ensure_ascii=False)), ("report.html", html)):
+            tmp = os.path.join(self.path, f".{name}.tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(content)
+            os.replace(tmp, os.path.join(self.path, name))
+
+    def read_stats(self) -> dict:
+        path = os.path.join(self.path, "stats.json")
+        if not os.path.exists(path):
+            raise RunError(f"the run did not finish (no {path}); see {self.logs}")
+        with open(path) as f:
+            return json.load(f)
+
+
+@dataclass
+class Accounting:
+    rows_in: int
+    kept: int
+    excluded: int
+    excluded_by_reason: dict[str, int]
+    excluded_examples: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.kept + self.excluded
+
+    def as_stats(self) -> dict:
+        return {
+            "rows_in": self.rows_in,
+            "kept": self.kept,
+            "excluded": self.excluded,
+            "rows_in_equals_kept_plus_excluded": self.balanced,
+            "excluded_by_reason": self.excluded_by_reason,
+        }
+
+
+# --- datatrove's per-task stats ----------------------------------------------------------------------
+
+
+def _stat_total(value) -> float:
+    return value.get("total", 0) if isinstance(value, dict) else value
+
+
+def task_stats(logging_dir: str) -> dict[str, dict]:
+    """Sum datatrove's per-task stats files of a stage: {step name: {"time_s": float, stat: total}}."""
+    merged: dict[str, dict] = {}
+    for path in sorted(glob.glob(os.path.join(logging_dir, "stats", "*.json"))):
+        with open(path) as f:
+            for step in json.load(f):
+                entry = merged.setdefault(step["name"], {"time_s": 0.0})
+                entry["time_s"] += _stat_total(step.get("time_stats", {}))
+                for key, value in step.get("stats", {}).items():
+                    entry[key] = entry.get(key, 0) + _stat_total(value)
+    return merged
+
+
+def step_stats(steps: dict[str, dict], name_part: str) -> dict:
+    """The stats of the step whose name contains `name_part` (case-insensitive), or {}."""
+    return next((v for k, v in steps.items() if name_part.lower() in k.lower()), {})
+
+
+def _plain_step_name(name: str) -> str:
+    """"🔻 - FILTER: 🌍 Language ID" -> "Language ID" (emoji render as boxes in many fonts)."""
+    name = name.split(": ", 1)[-1]
+    return "".join(ch for ch in name if ord(ch) < 0x2000 or ch.isalnum()).strip()
+
+
+# --- the report stage ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StageReport:
+    """What one stage adds to the common stats and report: more stats, summary rows, HTML sections."""
+
+    stats: dict = field(default_factory=dict)
+    summary: list[list] = field(default_factory=list)
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (heading, HTML)
+
+
+class WriteReport(PipelineStep):
+    """The last, single-task stage of every command: OUT/stats.json and OUT/report.html, counted
+    from the written shards.
+
+    Args:
+        out: the output folder.
+        stage: the command ("corpus", "translate", ...), the `stage` of stats.json.
+        reasons: the stage's drop reasons in the order they are decided.
+        stages: the names of the stage's pipelines, whose logs hold datatrove's per-task stats.
+        title: the report's heading.
+        job_info: what the run was asked to do (languages, model, tasks, ...), shown as is.
+        extra: `extra(run, accounting, steps) -> StageReport` for what only this stage knows;
+            `steps` is {pipeline name: task_stats}. A module-level function (it is pickled).
+        not_kept: `not_kept(run) -> int`, rows of data/ that are not kept input rows.
+    """
+
+    name = "📊 Report"
+    type = "📊 - STATS"
+
+    def __init__(self, out: str, stage: str, reasons: Sequence[str], stages: Sequence[str], title: str, job_info: dict,
+                 extra: Callable | None = None, not_kept: Callable | None = None):
+        super().__init__()
+        self.out, self.stage, self.reasons, self.stages = out, stage, tuple(reasons), tuple(stages)
+        self.title, self.job_info, self.extra, self.not_kept = title, job_info, extra, not_kept
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from langmill.report import render_report
+
+        run = RunFolder(self.out)
+        steps = {stage: task_stats(run.stage_logs(stage)) for stage in self.stages}
+        # Rows in: what the first stage's reader read (every reader counts `rows_in`).
+        reader = next((v for v in steps[self.stages[0]].values() if "rows_in" in v), {})
+        accounting = run.count(int(reader.get("rows_in", 0)), self.reasons, self.not_kept(run) if self.not_kept else 0)
+        extra = self.extra(run, accounting, steps) if self.extra else StageReport()
+        timings = {f"{stage}: {_plain_step_name(name)}": round(entry["time_s"], 3)
+                   for stage, stage_steps in steps.items() for name, entry in stage_steps.items()}
+        stats = {
+            "stage": self.stage,
+            **self.job_info,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **accounting.as_stats(),
+            **extra.stats,
+            "excluded_examples": accounting.excluded_examples,
+            "step_time_s": timings,
+        }
+        run.write_report(stats, render_report(self.title, stats, extra.summary, extra.sections))
+        return
+        yield  # a generator, as datatrove expects from a step
+
+
+def summary_lines(run: RunFolder, seconds: float, extra: Callable[[dict], str] | None = None) -> list[str]:
+    """What the terminal shows when a command has finished (`extra(stats)` adds to the time line);
+    raises RunError when rows in != kept + excluded (stats.json is written all the same, to look at)."""
+    stats = run.read_stats()
+    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["excluded_by_reason"].items()) or "none"
+    lines = [
+        f"rows in {stats['rows_in']:,} | kept {stats['kept']:,} | excluded {stats['excluded']:,} ({reasons})",
+        f"time {seconds:.1f} s{extra(stats) if extra else ''}",
+        f"shards:   {run.data}/",
+        f"excluded: {run.excluded}/",
+        f"report:   {os.path.join(run.path, 'report.html')}",
+    ]
+    if not stats["rows_in_equals_kept_plus_excluded"]:
+        raise RunError(f"rows in ({stats['rows_in']:,}) != kept + excluded ({stats['kept']:,} + {stats['excluded']:,}); see {run.path}/stats.json")
+    return lines
