@@ -223,3 +223,18 @@ def test_resolve_inputs_errors_name_the_path(tmp_path):
         resolve_inputs([str(tmp_path / "x.csv")])
     write_jsonl(tmp_path / "y.jsonl", [{"text": "a"}])
     assert resolve_inputs([str(tmp_path / "y.jsonl"), str(tmp_path / "*.jsonl")]) == [str(tmp_path / "y.jsonl")]
+
+
+def test_every_spelling_of_a_language_finds_its_settings():
+    """One language-code parser everywhere: the quality settings, the filters and the CLI agree."""
+    from langmill.config import load_quality_config
+    from langmill.filters.quality import GopherQualityFilter
+
+    fi, own = load_quality_config("fi")
+    assert own
+    for spelling in ("FI", "fin", "fin_Latn", "fi-FI", "__label__fin_Latn"):
+        assert load_quality_config(spelling) == (fi, True), spelling
+        assert canonical_lang(spelling) == "fi"
+    flt = GopherQualityFilter.for_language("fin_Latn", min_doc_words=30)
+    assert flt.stop_words and flt.config["min_doc_words"] == 30
+    assert not GopherQualityFilter().stop_words  # the bare constructor: language-neutral defaults
