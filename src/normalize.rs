@@ -1,10 +1,13 @@
 //! Whitespace/control normalisation and cheap "might contain" hints, one pass per document.
 //!
 //! Mirrors `langmill/filters/normalize.py::fold_whitespace` (the plain Python reference):
-//! CRLF and lone CR become LF; control characters (C0 but tab/LF, DEL, C1) and zero-width
-//! characters (U+200B, U+2060, U+FEFF) are removed; runs of other whitespace (Python's
-//! `str.isspace`) become one space; lines are stripped; at most one blank line in a row;
-//! the text is stripped. Output is never longer than the input.
+//! CRLF and lone CR become LF; control characters (C0 but tab/LF, DEL, C1), zero-width
+//! characters (U+200B, U+2060, U+FEFF) and bidi marks (LRM, RLM, ALM, U+202A..U+202E,
+//! U+2066..U+2069) are removed; ZWNJ/ZWJ are removed unless they are spelling (`joiner_kept`);
+//! runs of other whitespace (Python's `str.isspace`) become one space; lines are stripped; at
+//! most one blank line in a row; the text is stripped. Output is never longer than the input.
+
+use crate::unicode_tables::{JOINING_LETTER_RANGES, PICTOGRAPH_RANGES};
 
 /// Bit flags describing a document (computed on the input text).
 pub const HINT_MOJIBAKE: u8 = 1; // a Latin-1/cp1252-decoded UTF-8 byte pair may occur
@@ -12,8 +15,41 @@ pub const HINT_AT: u8 = 2; // contains '@' (e-mail candidate)
 pub const HINT_IPV4: u8 = 4; // contains d{1,3}.d{1,3}.d{1,3}.d{1,3} in ASCII digits
 pub const HINT_IPV6: u8 = 8; // contains "::" or at least 7 ':'
 
+/// Controls, zero-width and bidi characters; ZWNJ/ZWJ (U+200C/D) too, unless `joiner_kept`.
 fn is_removed(c: char) -> bool {
-    matches!(c as u32, 0x00..=0x08 | 0x0B..=0x1F | 0x7F..=0x9F | 0x200B | 0x2060 | 0xFEFF)
+    let cp = c as u32;
+    if cp < 0x061C {
+        // Most text is below U+061C, where only the C0/C1 controls are removed: test those alone.
+        return matches!(cp, 0x00..=0x08 | 0x0B..=0x1F | 0x7F..=0x9F);
+    }
+    matches!(cp, 0x061C | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060 | 0x2066..=0x2069 | 0xFEFF)
+}
+
+const ZWNJ: char = '\u{200C}';
+const ZWJ: char = '\u{200D}';
+
+fn in_ranges(c: char, ranges: &[(u32, u32)]) -> bool {
+    let cp = c as u32;
+    let idx = ranges.partition_point(|&(lo, _)| lo <= cp);
+    idx > 0 && cp <= ranges[idx - 1].1
+}
+
+/// Whether a ZWNJ/ZWJ between `before` and `after` (None at an edge) is spelling: between two
+/// letters/marks of a script that uses joiners, or a ZWJ from a pictograph or VS16 to a
+/// pictograph (emoji sequences). The rule and its ranges: langmill/filters/normalize.py.
+fn joiner_kept(joiner: char, before: Option<char>, after: Option<char>) -> bool {
+    let (Some(b), Some(a)) = (before, after) else { return false };
+    if in_ranges(b, &JOINING_LETTER_RANGES) && in_ranges(a, &JOINING_LETTER_RANGES) {
+        return true;
+    }
+    joiner == ZWJ && (b == '\u{FE0F}' || in_ranges(b, &PICTOGRAPH_RANGES)) && in_ranges(a, &PICTOGRAPH_RANGES)
+}
+
+/// `joiner_kept` for the joiner that ends just before `rest`, the unread tail of `text`. The
+/// neighbours are looked up only here, so the per-character loop carries no previous character.
+fn joiner_kept_at(text: &str, rest: &str, joiner: char) -> bool {
+    let start = text.len() - rest.len() - joiner.len_utf8();
+    joiner_kept(joiner, text[..start].chars().next_back(), rest.chars().next())
 }
 
 /// Python's `str.isspace()` minus '\n' and minus what `is_removed` drops first.
@@ -90,11 +126,11 @@ pub fn fold_whitespace(text: &str, out: &mut Vec<u8>) {
     let mut line_has_content = false;
     let mut newlines = 0usize;
     let mut wrote = false;
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars();
     let mut buf = [0u8; 4];
     while let Some(mut c) = chars.next() {
         if c == '\r' {
-            if chars.peek() == Some(&'\n') {
+            if chars.as_str().starts_with('\n') {
                 continue; // the '\n' that follows ends the line
             }
             c = '\n';
@@ -105,7 +141,7 @@ pub fn fold_whitespace(text: &str, out: &mut Vec<u8>) {
             line_has_content = false;
             continue;
         }
-        if is_removed(c) {
+        if is_removed(c) && !((c == ZWNJ || c == ZWJ) && joiner_kept_at(text, chars.as_str(), c)) {
             continue;
         }
         if is_space(c) {
@@ -196,6 +232,16 @@ mod tests {
         assert_eq!(fold("  a\t\tb  \r\n\r\n\r\n\n c\u{200b} d\x07 \n"), "a b\n\nc d");
         assert_eq!(fold("x\ry"), "x\ny");
         assert_eq!(fold(" \u{3000} "), "");
+    }
+
+    #[test]
+    fn bidi_marks_go_and_joiners_stay_only_as_spelling() {
+        assert_eq!(fold("\u{200E}\u{202B}a\u{2066}b\u{2069}\u{061C}\u{200F}"), "ab");
+        assert_eq!(fold("می\u{200C}خواهم"), "می\u{200C}خواهم");
+        assert_eq!(fold("क्\u{200D}ष"), "क्\u{200D}ष");
+        assert_eq!(fold("👨\u{200D}👩\u{200D}👧 🏳\u{FE0F}\u{200D}🌈"), "👨\u{200D}👩\u{200D}👧 🏳\u{FE0F}\u{200D}🌈");
+        assert_eq!(fold("Hel\u{200D}lo \u{200C}می\u{200C} 👨\u{200C}👩"), "Hello می 👨👩");
+        assert_eq!(fold("\u{200C}\u{200D}\u{200E} \u{202E}"), "");
     }
 
     #[test]

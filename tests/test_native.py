@@ -79,16 +79,32 @@ def test_reference_words_follow_the_spec():
     assert ref.words("co\u00adop a\u200db") == ["co\u00adop", "a\u200db"]  # Cf does not split
 
 
+def generated_ranges(name: str) -> list[tuple[int, int]]:
+    """The (lo, hi) ranges of the static table `name` in src/unicode_tables.rs."""
+    table = (REPO / "src" / "unicode_tables.rs").read_text().split(f"static {name}:")[1].split("];")[0]
+    return [(int(a, 16), int(b, 16)) for a, b in re.findall(r"\(0x([0-9A-F]+), 0x([0-9A-F]+)\)", table)]
+
+
 def test_generated_table_is_current():
     """src/unicode_tables.rs must equal what unicodedata says (regenerate otherwise)."""
-    table = (REPO / "src" / "unicode_tables.rs").read_text()
-    ranges = [(int(a, 16), int(b, 16)) for a, b in re.findall(r"\(0x([0-9A-F]+), 0x([0-9A-F]+)\)", table)]
     is_sep = [False] * 0x110000
-    for lo, hi in ranges:
+    for lo, hi in generated_ranges("SEPARATOR_RANGES"):
         for cp in range(lo, hi + 1):
             is_sep[cp] = True
     wrong = [cp for cp in range(0x110000) if is_sep[cp] != (unicodedata.category(chr(cp)) in ref.SEPARATOR_CATEGORIES)]
     assert not wrong, f"{len(wrong)} code points disagree, e.g. {wrong[:5]}; run scripts/gen_unicode_tables.py"
+
+
+def test_generated_joiner_tables_follow_the_python_rule():
+    """The ZWNJ/ZWJ context tables of src/normalize.rs come from langmill/filters/normalize.py."""
+    from langmill.filters.normalize import PICTOGRAPH_BLOCKS, _joining_letter
+
+    letters = set()
+    for lo, hi in generated_ranges("JOINING_LETTER_RANGES"):
+        letters.update(range(lo, hi + 1))
+    wrong = [cp for cp in range(0x110000) if (cp in letters) != _joining_letter(chr(cp))]
+    assert not wrong, f"{len(wrong)} code points disagree, e.g. {wrong[:5]}; run scripts/gen_unicode_tables.py"
+    assert generated_ranges("PICTOGRAPH_RANGES") == list(PICTOGRAPH_BLOCKS)
 
 
 def test_words_match_reference_on_every_separator_boundary():

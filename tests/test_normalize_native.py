@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import random
 
 import pytest
 
@@ -13,6 +14,8 @@ from tests.conftest import SAMPLE_DIR, shared_data
 ADVERSARIAL = [
     "", " ", "\n\n\n", "a", "  a\t\tb  \r\n\r\n\r\n\n c\u200b d\x07 \n", "x\ry\r\n\rz", "\ufeffBOM ja\u2060 liitos",
     "ruler\u2028line\u2029para\u3000ideo\u00a0nbsp\u202fnarrow\x85nel\x1cfs", "\t\t", "a \n b \n\n\n\n c", "e\u0301 combining",
+    "\u200fمی\u200cخواهم\u200c \u202bکتاب\u200cها\u202c", "क्\u200dष क्\u200cष नमस्ते\u200d\r\u200cदुनिया", "\u200d\u200c\u200e\u2066\u2069",
+    "👨\u200d👩\u200d👧 🏳\ufe0f\u200d🌈 👍\u200dok Hel\u200dlo\u200c", "\u200d\r\nक\u200d\r\u200dक",
     "TÃ¤mÃ¤ on mojibakea", "VoilÃ  tout", "â€œLainausâ€\x9d", "ÐŸÑ€Ð¸Ð²ÐµÑ‚", "naïve café über ångström",
     "漢字とかな。\n\nΕλληνικά; Русский текст. हिन्दी पाठ। عربي 😀👍🏽", "bad \ud800 surrogate", "x" * 100_000 + "\n\n\n" + " y " * 1000,
     "a@b.example 192.0.2.17 2001:db8::1 1.2.3 12:30 1234.5.6.7",
@@ -42,6 +45,16 @@ def test_batch_normalisation_equals_the_python_reference(source):
 
 def test_rust_fold_equals_python_fold_without_nfc_or_ftfy():
     texts = ADVERSARIAL[:-3] + sample_texts()
+    folded, _ = native.normalize(texts, threads=2)
+    assert folded.to_pylist() == [fold_whitespace(t) for t in texts]
+
+
+def test_rust_fold_equals_python_fold_on_random_invisible_text():
+    """Random strings over letters of joining and non-joining scripts, emoji, joiners, marks and spaces."""
+    alphabet = list("aé Ж\t\n\r.1") + ["\u200c", "\u200d", "\u200e", "\u202e", "\u2067", "\u061c", "\ufe0f", "\u200b"]
+    alphabet += list("می،۱क्ष।ශ්රකြ់ᠮ") + ["👨", "🏽", "❤", "🌈", "\u0301", "\u064e"]
+    rng = random.Random(9)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
     folded, _ = native.normalize(texts, threads=2)
     assert folded.to_pylist() == [fold_whitespace(t) for t in texts]
 
