@@ -115,6 +115,75 @@ def test_language_filter_pickles_without_model():
     assert clone._model is None and clone.predict("Hyvää huomenta kaikille.")[0] == "fi"
 
 
+def _real_lines(path: str, start: int, n: int) -> list[str]:
+    return shared_data("text", *path.split("/")).read_text(encoding="utf-8").splitlines()[start : start + n]
+
+
+def _mixed_page() -> tuple[list[str], list[str]]:
+    """A Finnish blog post (UD Finnish-TDT: H&M, The Garden Collection, showroom) with web lines
+    around it and English and Swedish sentences (Leipzig) inside it: (lines, the foreign lines)."""
+    fi = _real_lines("ud/fi_tdt-ud-dev.txt", 1, 4)
+    en = _real_lines("lingua-sentences/en.txt", 0, 3)
+    sv = _real_lines("lingua-sentences/sv.txt", 0, 1)
+    foreign = [en[0], f"{en[1]} {en[2]}", sv[0]]
+    lines = ["Etusivu", "Share on Facebook", fi[0], fi[1], foreign[0], fi[2], "12.5.2023",
+             "https://www.example.com/products/english-language-page.html", foreign[1], foreign[2], fi[3]]
+    return lines, foreign
+
+
+def test_language_filter_drops_lines_in_other_languages():
+    lines, foreign = _mixed_page()
+    step = LanguageFilter("fi")  # lid.foreign_lines: drop is the default
+    doc = Document(text="\n".join(lines), id="page")
+    assert step.check(doc) is None
+    # Finnish full of English names stays; lines under 20 letters (a date, a URL, "Share on
+    # Facebook") are not classified and stay with the document.
+    assert doc.text.split("\n") == [line for line in lines if line not in foreign]
+    assert doc.metadata["foreign_line_count"] == 3 and doc.metadata["foreign_chars"] == sum(map(len, foreign))
+    assert doc.metadata["foreign_share"] == round(sum(map(len, foreign)) / len("\n".join(lines)), 4)
+    assert doc.metadata["lang"] == "fi" and doc.metadata["lang_score"] > 0.9
+    assert step.stats["lines_dropped"].total == 3 and step.stats["chars_dropped"].total == sum(map(len, foreign))
+    # Classifying short lines too drops the English navigation line, but not the date (no language).
+    short_too = Document(text="\n".join(lines), id="page")
+    assert LanguageFilter("fi", line_min_chars=0).check(short_too) is None
+    assert "Share on Facebook" not in short_too.text and "12.5.2023" in short_too.text
+
+
+def test_language_filter_marks_or_keeps_lines():
+    lines, foreign = _mixed_page()
+    keep, mark = LanguageFilter("fi", foreign_lines="keep"), LanguageFilter("fi", foreign_lines="mark")
+    # As a whole the page is 48 % English and Swedish: language ID of the document alone drops it.
+    assert keep.check(Document(text="\n".join(lines), id="whole")) == "fi score 0.55 < 0.65"
+    text = "\n".join(line for line in lines if line != foreign[1])  # one English, one Swedish sentence left
+    marked, kept = Document(text=text, id="m"), Document(text=text, id="k")
+    assert mark.check(marked) is None and marked.text == text
+    assert marked.metadata["foreign_line_count"] == 2
+    assert marked.metadata["foreign_share"] == round((len(foreign[0]) + len(foreign[2])) / len(text), 4)
+    assert mark.stats["lines_marked"].total == 2 and "lines_dropped" not in mark.stats.stats
+    assert keep.check(kept) is None and kept.text == text and "foreign_share" not in kept.metadata
+    with pytest.raises(ValueError, match="foreign_lines must be one of keep, drop, mark"):
+        LanguageFilter("fi", foreign_lines="off")
+
+
+def test_language_filter_decides_on_the_kept_lines():
+    fi, en = _real_lines("ud/fi_tdt-ud-dev.txt", 1, 2), _real_lines("lingua-sentences/en.txt", 0, 3)
+    step = LanguageFilter("fi")
+    # Mostly English as a whole; its Finnish lines are kept.
+    page = Document(text="\n".join(en + fi), id="en-page")
+    assert step.predict(page.text)[0] == "en" and step.check(page) is None and page.text == "\n".join(fi)
+    # Every line Estonian: excluded as such, with its text as it came.
+    et = "\n".join(_real_lines("lingua-sentences/et.txt", 0, 3))
+    all_et = Document(text=et, id="et")
+    assert step.check(all_et) == "every line is in another language than fi (et 3)" and all_et.text == et
+    assert all_et.metadata["lang"] == "et"
+    # An Estonian forum post whose leftover lines look Finnish (0.72) is not kept for them.
+    post = "\n".join(_real_lines("ud/et_ewt-ud-dev.txt", 165, 15))
+    doc = Document(text=post, id="et-post")
+    detail = step.check(doc)
+    assert detail.startswith("predicted et (0.92); fi score 0.72 < 0.8 after dropping lines in other languages (et 11)"), detail
+    assert doc.text == post and doc.metadata["lang"] == "et"
+
+
 # --- PII -------------------------------------------------------------------------------------------
 
 
@@ -208,7 +277,7 @@ def test_reader_warc_extracts_main_text(tmp_path):
             record = writer.create_warc_record(f"https://example.fi/{i}", "response", payload=io.BytesIO(body.encode()), http_headers=headers)
             writer.write_record(record)
     docs, excluded = _read([path])
-    assert len(docs) == 1 and not excluded
+    assert len(docs) == 1 and [d.metadata["detail"] for d in excluded] == ["not an HTML page (Content-Type: image/png): https://example.fi/1"]
     assert "Kunnan kirjasto avaa ovensa" in docs[0].text and "<p>" not in docs[0].text
     assert docs[0].metadata["url"] == "https://example.fi/0" and docs[0].id.startswith("urn:uuid:")
 

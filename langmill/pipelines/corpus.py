@@ -76,7 +76,8 @@ def filter_pipeline(job: CorpusJob) -> list:
         InputReader(job.files, text_key=job.text_key, id_key=job.id_key, split=job.split),
         DropBadRows(exclusion_writer=excluded("bad_row")),
         Normalizer({"fix_mojibake": s.normalize.fix_mojibake}, exclusion_writer=excluded("empty")),
-        LanguageFilter(job.lang, threshold=s.lid.threshold, model_path=s.lid.model, max_chars=s.lid.max_chars, exclusion_writer=excluded("lid")),
+        LanguageFilter(job.lang, threshold=s.lid.threshold, model_path=s.lid.model, max_chars=s.lid.max_chars, foreign_lines=s.lid.foreign_lines,
+                       line_threshold=s.lid.line_threshold, line_min_chars=s.lid.line_min_chars, exclusion_writer=excluded("lid")),
         *build_quality_filters(s.quality, exclusion_writer=excluded),
         PIIMasker(email=s.pii.email, ip=s.pii.ip),
         MinhashSignatures(num_perm=s.dedup.num_perm, ngram=s.dedup.ngram, bands=s.dedup.bands, rows=s.dedup.rows, seed=s.dedup.seed),
@@ -92,7 +93,8 @@ def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
         "filter": (filter_pipeline(job), job.tasks),
         "dedup": ([DedupClusters(staged, decisions, min_words=job.settings.dedup.min_words)], 1),
         "apply": ([ApplyDedup(staged, decisions, job.out)], job.tasks),
-        "report": ([WriteReport(job.out, "corpus", REASONS, STAGES, f"langmill corpus report — {job.lang}", job_info(job), extra=corpus_report)], 1),
+        "report": ([WriteReport(job.out, "corpus", REASONS, STAGES, f"langmill corpus report — {job.lang}", job_info(job), extra=corpus_report,
+                                schemas={"data": schemas.CORPUS, "excluded": schemas.EXCLUDED})], 1),
     }
 
 
@@ -118,7 +120,7 @@ def _per_row(folder: str, schema, columns: list[str]) -> pl.DataFrame:
 
 
 def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
-    """What only the corpus knows: the funnel, languages seen, lengths, PII, C4 lines, clusters."""
+    """What only the corpus knows: the funnel, languages seen, lengths, PII, foreign and C4 lines, clusters."""
     kept = _per_row(run.data, schemas.CORPUS, ["lang", "minhash_cluster_size"])
     excluded = _per_row(run.excluded, schemas.EXCLUDED, ["lang"])
     funnel, remaining = [], counts.rows_in
@@ -133,6 +135,7 @@ def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageRepor
     clusters = kept.filter(pl.col("minhash_cluster_size") > 1)
     filters = steps["filter"]
     reader, pii, c4 = step_stats(filters, "READER"), step_stats(filters, "PII"), step_stats(filters, "c4")
+    lid = step_stats(filters, "Language ID")
     stats = {
         "funnel": funnel,
         "chars_in": int(reader.get("doc_len", 0)),
@@ -141,6 +144,8 @@ def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageRepor
         "languages_seen": languages,
         "pii_masked": {"email": int(pii.get("pii_email", 0)), "ip": int(pii.get("pii_ip", 0))},
         "c4_lines_removed": int(c4.get("lines_removed", 0)),
+        # Lines in other languages, in documents language ID kept (lid.foreign_lines drop or mark).
+        "lid_foreign_lines": {k: int(lid.get(k, 0)) for k in ("lines_dropped", "chars_dropped", "lines_marked", "chars_marked")},
         "dedup": {
             "clusters": clusters.height,
             "largest_cluster": int(clusters.get_column("minhash_cluster_size").max()) if clusters.height else 1,
@@ -150,6 +155,7 @@ def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageRepor
     summary = [
         ["characters in / kept", f"{stats['chars_in']:,} / {stats['kept_chars']:,}"],
         ["e-mail / IP addresses masked", f"{stats['pii_masked']['email']:,} / {stats['pii_masked']['ip']:,}"],
+        ["lines in other languages dropped / marked", "{lines_dropped:,} / {lines_marked:,}".format(**stats["lid_foreign_lines"])],
         ["C4 lines removed", stats["c4_lines_removed"]],
         ["duplicate clusters kept (largest)", f"{stats['dedup']['clusters']:,} ({stats['dedup']['largest_cluster']})"],
     ]
