@@ -4,36 +4,50 @@ The format of an input file is detected once, from its first readable row (`inpu
 every row of the file is read in that format. Every format becomes `fields`: {field name:
 [{"role", "content"}]}, the unit that is translated.
 - messages   SFT chats: `messages` = [{role, content}, ...] (system prompts included)
+- sharegpt   SFT chats as ShareGPT publishes them: `conversations` = [{from, value}, ...]
 - alpaca     `instruction`, `input`, `output` -> user (instruction + input), assistant (output)
 - dolly      `instruction`, `context`, `response` -> user (instruction + context), assistant
 - preference `prompt`, `chosen`, `rejected`, each a string or a message list (TRL's formats), or
              Anthropic HH-RLHF transcripts ("\\n\\nHuman: ... \\n\\nAssistant: ...") in `chosen`
              and `rejected` only: the shared turns become the prompt.
 Translated rows (what `translate` writes and `qc` checks) hold each field twice: `messages` and
-`source_messages`, or `prompt`/`chosen`/`rejected` and `source_prompt`/... (`translated_fields`).
+`source_messages` (SFT_FIELDS), or `prompt`/`chosen`/`rejected` and `source_prompt`/... (PREFERENCE_PAIRS).
+
+Roles: langmill translates system, user and assistant messages only. ShareGPT's `human` and `gpt`
+become user and assistant; a row with any other role (tool, function, ipython, ...) is a bad row
+that names the role and its position, since a tool call or its output is not text to translate. A
+field whose every message is empty is a bad row too: there is nothing to translate or check.
+
+One run holds one kind of rows, SFT or preference (every shard of its output has one schema): the
+kind is that of the first input whose format is known, inputs of different kinds are refused before
+any work starts (`one_kind`), and a row of the other kind inside a file is a bad row.
 """
 
 from __future__ import annotations
 
 import re
 
-from langmill.readers import BadRow, read_rows
+from langmill.readers import BadRow, InputError, input_format, read_rows
 
-FORMATS = ("messages", "alpaca", "dolly", "preference")
-SFT_FORMATS = ("messages", "alpaca", "dolly")
+FORMATS = ("messages", "sharegpt", "alpaca", "dolly", "preference")
+SFT_FORMATS = ("messages", "sharegpt", "alpaca", "dolly")
 PREFERENCE_FIELDS = ("prompt", "chosen", "rejected")
+# Every role langmill reads, and the role it becomes (ShareGPT's names included).
+ROLES = {"system": "system", "user": "user", "assistant": "assistant", "human": "user", "gpt": "assistant"}
 
 
 def detect_format(row: dict) -> str:
     if "messages" in row:
         return "messages"
+    if "conversations" in row:
+        return "sharegpt"
     if "chosen" in row and "rejected" in row:
         return "preference"
     if "instruction" in row and "output" in row:
         return "alpaca"
     if "instruction" in row and "response" in row:
         return "dolly"
-    raise BadRow(f"unknown format (fields: {', '.join(sorted(row)[:8])}); expected messages, instruction+input+output, instruction+context+response or prompt+chosen+rejected")
+    raise BadRow(f"unknown format (fields: {', '.join(sorted(row)[:8])}); expected messages, conversations, instruction+input+output, instruction+context+response or prompt+chosen+rejected")
 
 
 def _string(row: dict, key: str, required: bool = True) -> str:
@@ -45,22 +59,33 @@ def _string(row: dict, key: str, required: bool = True) -> str:
     return value
 
 
-def role_contents(value, field: str) -> list[tuple[str | None, str]]:
-    """A field as [(role, content)]: a message list, or a plain string (one message, role None)."""
+def canonical_role(role: str, where: str) -> str:
+    """system, user or assistant (ShareGPT's human and gpt mapped); raises BadRow for any other."""
+    known = ROLES.get(role.strip().lower())
+    if known is None:
+        raise BadRow(f"{where} has role {role!r}; langmill translates and checks system, user and assistant messages only")
+    return known
+
+
+def not_empty(messages: list[dict], field: str) -> list[dict]:
+    """`messages`, or BadRow when every content is empty or whitespace."""
+    if not any(m["content"].strip() for m in messages):
+        raise BadRow(f"{field} is empty" if len(messages) == 1 else f"{field}: every message is empty")
+    return messages
+
+
+def message_list(value, field: str, role_key: str = "role", content_key: str = "content") -> list[dict]:
+    """A non-empty list of {role, content} messages with canonical roles; raises BadRow."""
     if isinstance(value, str):
-        return [(None, value)]
-    if not isinstance(value, list):
-        raise BadRow(f"{field} is {type(value).__name__}, not a string or a message list")
-    for i, m in enumerate(value):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise BadRow(f"{field}[{i}] is not a {{role, content}} message with string values")
-    return [(m["role"], m["content"]) for m in value]
-
-
-def _message_list(value, field: str) -> list[dict]:
+        raise BadRow(f"{field} is a plain string, not a list of {{{role_key}, {content_key}}} messages")
     if not isinstance(value, list) or not value:
         raise BadRow(f"{field} is not a non-empty list of messages")
-    return [{"role": role, "content": content} for role, content in role_contents(value, field)]
+    messages = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or not isinstance(m.get(role_key), str) or not isinstance(m.get(content_key), str):
+            raise BadRow(f"{field}[{i}] is not a {{{role_key}, {content_key}}} message with string values")
+        messages.append({"role": canonical_role(m[role_key], f"{field}[{i}]"), "content": m[content_key]})
+    return messages
 
 
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
@@ -83,17 +108,31 @@ def _preference(row: dict) -> dict[str, list[dict]]:
         if len(chosen) < 2 or chosen[:-1] != rejected[:-1] or chosen[-1]["role"] != "assistant" or rejected[-1]["role"] != "assistant":
             raise BadRow("chosen and rejected transcripts do not share their turns up to the last answer")
         return {"prompt": chosen[:-1], "chosen": chosen[-1:], "rejected": rejected[-1:]}
-    fields = {}
-    for key, role in (("prompt", "user"), ("chosen", "assistant"), ("rejected", "assistant")):
-        value = row.get(key)
-        fields[key] = [{"role": role, "content": value}] if isinstance(value, str) else _message_list(value, key)
-    return fields
+    return {key: preference_messages(row.get(key), key) for key in PREFERENCE_FIELDS}
+
+
+def preference_messages(value, field: str) -> list[dict]:
+    """A preference field (`prompt`, `chosen`, `rejected`, or `source_` one of them) as messages: a
+    string (TRL's standard format) is one user message (prompt) or assistant message; raises BadRow."""
+    if isinstance(value, str):
+        return [{"role": "user" if field.removeprefix("source_") == "prompt" else "assistant", "content": value}]
+    return message_list(value, field)
 
 
 def to_fields(row: dict, fmt: str) -> dict[str, list[dict]]:
-    """The messages of `row` to translate, by field; raises BadRow."""
+    """The messages of `row` to translate, by field; raises BadRow (also for a field whose every
+    message is empty)."""
+    fields = _fields(row, fmt)
+    for name, messages in fields.items():
+        not_empty(messages, name)
+    return fields
+
+
+def _fields(row: dict, fmt: str) -> dict[str, list[dict]]:
     if fmt == "messages":
-        return {"messages": _message_list(row.get("messages"), "messages")}
+        return {"messages": message_list(row.get("messages"), "messages")}
+    if fmt == "sharegpt":
+        return {"messages": message_list(row.get("conversations"), "conversations", "from", "value")}
     if fmt == "alpaca":
         instruction, extra, answer = _string(row, "instruction"), _string(row, "input", False), _string(row, "output")
     elif fmt == "dolly":
@@ -127,19 +166,52 @@ def input_formats(files: list[str], fmt: str = "auto") -> dict[str, str | None]:
     return formats
 
 
-def run_kind(formats: dict[str, str | None]) -> str:
-    """The shard kind of a run: that of its first input with a known format ("sft" if none)."""
-    return next((kind(f) for f in formats.values() if f), "sft")
+def one_kind(kinds: dict[str, str | None], command: str) -> str:
+    """The shard kind of a run: that of its first input of a known kind ("sft" if none). Inputs of
+    both kinds raise InputError, one line naming a file of each."""
+    known = {path: k for path, k in kinds.items() if k}
+    first = next(iter(known), None)
+    other = next((path for path, k in known.items() if k != known[first]), None)
+    if other is not None:
+        names = {"sft": "SFT", "preference": "preference"}
+        raise InputError(f"{other} holds {names[known[other]]} rows, {first} {names[known[first]]} rows; "
+                         f"the shards of one run share one schema: run langmill {command} once per kind")
+    return known[first] if first else "sft"
+
+
+def run_kind(formats: dict[str, str | None], command: str = "translate") -> str:
+    """The shard kind of a run of input files with these formats (see `one_kind`)."""
+    return one_kind({path: kind(f) if f else None for path, f in formats.items()}, command)
 
 
 SFT_FIELDS = [("messages", "source_messages")]
 PREFERENCE_PAIRS = [("prompt", "source_prompt"), ("chosen", "source_chosen"), ("rejected", "source_rejected")]
 
 
-def translated_fields(row: dict) -> list[tuple[str, str]]:
-    """The (translation, source) field pairs of a translated row; raises BadRow."""
+def translated_kind(row: dict) -> str:
+    """"sft" or "preference": the kind of a translated row; raises BadRow."""
     if "messages" in row or "source_messages" in row:
-        return SFT_FIELDS
-    if any(f in row for f, _ in PREFERENCE_PAIRS):
-        return PREFERENCE_PAIRS
+        return "sft"
+    if any(f in row for pair in PREFERENCE_PAIRS for f in pair):
+        return "preference"
     raise BadRow("no messages/source_messages nor prompt/chosen/rejected with source_* fields")
+
+
+def translated_run_kind(files: list[str], command: str = "qc") -> str:
+    """The kind of a run over translated rows, from each file's first readable row (see `one_kind`)."""
+    kinds: dict[str, str | None] = {}
+    for path in files:
+        try:
+            row = _field_names(path) if input_format(path) == "parquet" else next((r for _, r, _, _ in read_rows(path) if r is not None), None)
+            kinds[path] = translated_kind(row) if row is not None else None
+        except (BadRow, OSError, ValueError):  # pyarrow's errors are both; the reader reports the file as a bad row
+            kinds[path] = None
+    return one_kind(kinds, command)
+
+
+def _field_names(path: str) -> dict:
+    """A Parquet file's columns as the keys of a row: a translated row's kind needs no more, and the
+    file is not read."""
+    import pyarrow.parquet as pq
+
+    return dict.fromkeys(pq.read_schema(path).names)

@@ -3,6 +3,46 @@ numbers come from `langmill.run`)."""
 
 import html
 import json
+import re
+
+# Where the start of a row stored as JSON is: its first message or text (in this order of keys;
+# the source of a translated row whose translation is empty).
+TEXT_KEYS = ("messages", "conversations", "prompt", "chosen", "instruction", "question", "text", "content", "value",
+             "source_messages", "source_prompt", "source_chosen")
+SPACE = re.compile(r"\s+")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut at a word boundary and marked with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:  # one very long word (a URL, base64) is cut where it must be
+        cut = cut[:space]
+    return cut.rstrip(" \n,;:") + "…"
+
+
+def _first_text(value) -> str | None:
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, list):
+        return next((t for t in map(_first_text, value) if t), None)
+    if isinstance(value, dict):
+        return next((t for t in (_first_text(value.get(k)) for k in TEXT_KEYS) if t), None)
+    return None
+
+
+def readable_start(value: str | None, is_json: bool = False, limit: int = 200) -> str:
+    """The start of an excluded row as people read it: with `is_json`, the first message or text of
+    a row stored as JSON (translate's and qc's `row`), else the text itself; whitespace folded, clipped."""
+    text = value or ""
+    if is_json and text.startswith("{"):
+        try:
+            text = _first_text(json.loads(text)) or text
+        except ValueError:
+            pass  # a line that was not JSON: shown as it is
+    return clip(SPACE.sub(" ", text).strip(), limit)
 
 
 def bars(items: list[tuple[str, int]], color: str = "#3b7dd8", width: int = 520) -> str:

@@ -9,8 +9,12 @@ CORPUS = pa.schema(
         ("lang", pa.string()),
         ("lang_score", pa.float32()),
         ("source", pa.string()),
+        ("url", pa.string()),  # the page's address (WARC-Target-URI); null for other inputs
         ("minhash_cluster_size", pa.int32()),
         ("pii_masked", pa.int32()),
+        # Share of the document's characters in lines of another language (lid.foreign_lines: removed
+        # under drop, still in the text under mark); null where lines were not classified.
+        ("foreign_share", pa.float32()),
     ]
 )
 
@@ -33,6 +37,7 @@ EXCLUDED = pa.schema(
         ("lang", pa.string()),
         ("lang_score", pa.float32()),
         ("source", pa.string()),
+        ("url", pa.string()),
         ("reason", pa.string()),
         ("detail", pa.string()),
     ]
@@ -49,7 +54,7 @@ TRANSLATION_QC = pa.struct(
 _TRANSLATED_META = [
     ("lang", pa.string()),
     ("source_lang", pa.string()),  # null on the source-language rows of --parallel
-    ("source_format", pa.string()),  # messages, alpaca, dolly or preference
+    ("source_format", pa.string()),  # messages, sharegpt, alpaca, dolly or preference
     ("source", pa.string()),  # FILE:LINE of the input row
     ("model", pa.string()),
     ("qc", TRANSLATION_QC),
@@ -76,3 +81,23 @@ TRANSLATED_EXCLUDED = pa.schema(
         ("lang", pa.string()),
     ]
 )
+
+# What `langmill qc` measured on a kept row (summed or extreme over its messages).
+QC_RESULT = pa.struct(
+    [(name, pa.int32()) for name in ("messages_checked", "artifacts_removed")]
+    + [(name, pa.float32()) for name in ("min_lang_score", "min_length_ratio", "max_length_ratio")]
+)
+
+
+def _qc_kept(translated: pa.Schema) -> pa.Schema:
+    """qc's kept rows: the translated row's columns, `qc` holding qc's own measurements, and
+    `extra`: every other field of the input row, as one JSON object (null when there is none)."""
+    fields = [pa.field("qc", QC_RESULT) if f.name == "qc" else f for f in translated]
+    return pa.schema(fields + [("extra", pa.string())])
+
+
+QC_SFT = _qc_kept(TRANSLATED_SFT)
+QC_PREFERENCE = _qc_kept(TRANSLATED_PREFERENCE)
+
+# A row qc dropped: the row as read (JSON) and where it was read (FILE:LINE of qc's input).
+QC_EXCLUDED = pa.schema([f for f in TRANSLATED_EXCLUDED if f.name not in ("source_format", "translation")])

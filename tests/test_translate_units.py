@@ -254,3 +254,47 @@ def test_rollout_after_datatrove_readers(tmp_path, dolly_fi_pairs):
     assert result["fields"]["messages"][1]["content"] == dolly_fi_pairs[response]
     plain = Document(text="x", id="y", metadata={**row, "file_path": "rows.jsonl"})
     assert asyncio.run(translator.rollout(plain, ScriptedModel(dolly_fi_pairs)))["status"] == "kept"
+
+
+def test_sharegpt_rows_and_rows_with_nothing_to_translate(dolly_fi_pairs):
+    """ShareGPT's conversations of {from, value} are chats (human/gpt become user/assistant); a row
+    whose every message is empty, or with a role langmill does not translate, is a bad row that
+    costs no request."""
+    _, instruction, response = _row(dolly_fi_pairs)
+    sharegpt = {"conversations": [{"from": "human", "value": instruction}, {"from": "gpt", "value": response}]}
+    assert detect_format(sharegpt) == "sharegpt"
+    result = run_row(Translator(TranslateSettings(lang="fi")), sharegpt, ScriptedModel(dolly_fi_pairs))
+    assert result["status"] == "kept" and result["format"] == "sharegpt", result.get("detail")
+    assert result["fields"]["messages"] == [{"role": "user", "content": dolly_fi_pairs[instruction]},
+                                            {"role": "assistant", "content": dolly_fi_pairs[response]}]
+
+    tool_output = '{"temperature": 21, "unit": "celsius"}'
+    chat = [{"role": "user", "content": instruction}, {"role": "assistant", "content": response}]
+    degenerate = {
+        "messages: every message is empty": ("sft", {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "  \n"},
+                                                                  {"role": "assistant", "content": ""}]}),
+        "messages[2] has role 'tool'": ("sft", {"messages": chat + [{"role": "tool", "content": tool_output}]}),
+        "conversations[2] has role 'function_call'": ("sft", {"conversations": sharegpt["conversations"] + [{"from": "function_call", "value": tool_output}]}),
+        "messages is a plain string": ("sft", {"messages": f"{instruction}\n\n{response}"}),
+        "chosen is empty": ("preference", {"prompt": instruction, "chosen": " ", "rejected": response}),
+    }
+    for detail, (kind, row) in degenerate.items():
+        model = ScriptedModel(dolly_fi_pairs)
+        result = run_row(Translator(TranslateSettings(lang="fi", kind=kind)), row, model)
+        assert result["status"] == "excluded" and result["reason"] == "bad_row" and detail in result["detail"], result
+        assert model.calls == []
+
+
+def test_inputs_of_both_kinds_are_refused():
+    from conftest import REPO
+
+    from langmill.formats import input_formats, run_kind
+    from langmill.readers import InputError
+
+    chats, prefs = (str(REPO / "langmill" / "sample_rows" / name) for name in ("chats.jsonl", "preferences.jsonl"))
+    assert run_kind(input_formats([chats, chats])) == "sft" and run_kind(input_formats([prefs])) == "preference"
+    with pytest.raises(InputError) as err:
+        run_kind(input_formats([chats, prefs]))
+    assert str(err.value) == (f"{prefs} holds preference rows, {chats} SFT rows; "
+                              "the shards of one run share one schema: run langmill translate once per kind")
+    assert run_kind(input_formats([chats, prefs], "messages")) == "sft"  # a given --format: preference rows are bad rows

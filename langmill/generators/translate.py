@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -21,8 +22,10 @@ from importlib.resources import files
 
 from langmill.checks import FENCED, INLINE_CODE, LATEX, PLACEHOLDER, REASONS, URL, Failure, check_translation, fold_metrics, in_order
 from langmill.config import deep_merge, read_yaml
+from langmill.settings_schema import Schema, check_settings
 from langmill.formats import detect_format, kind, to_fields
 from langmill.readers import BadRow
+from langmill.report import clip
 
 PROMPTS_DIR = files("langmill") / "generators" / "prompts"
 BLANK_LINES = re.compile(r"(\n[ \t]*\n\s*)")
@@ -93,13 +96,19 @@ def _prose(text: str, max_chars: int) -> list[Segment]:
 
 
 def load_prompts(path: str | None = None) -> dict:
+    """The packaged prompts with a --prompt-file merged over them; the file may name only the
+    packaged prompts' keys (any language code under language_names), with strings as values."""
     prompts = read_yaml(PROMPTS_DIR / "translate.yaml")
-    return deep_merge(prompts, read_yaml(path)) if path else prompts
+    if not path:
+        return prompts
+    return deep_merge(prompts, check_settings(read_yaml(path), Schema(prompts, free={"language_names"}), path))
 
 
 def load_examples(lang: str, source_lang: str, path: str | None = None, limit: int = 4) -> list[dict]:
     """Few-shot examples for source_lang -> lang from a JSONL file ({source_lang, lang, source, target})."""
     path = path or str(PROMPTS_DIR / "translate_examples.jsonl")
+    if not os.path.isfile(path):
+        raise BadRow(f"{path}: no such file of few-shot examples")
     examples = []
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
@@ -209,7 +218,7 @@ class Translator:
                 result = await generate(self.settings.payload(text, attempt))
             except InferenceError as err:
                 # A request the server refuses (too long for the context, ...) fails the row, not the run.
-                detail = str(err.error)[:200]
+                detail = clip(" ".join(str(err.error).split()), 200)
                 return SegmentResult(text, [Failure("generation_error", f"generation_error={detail}")], attempt + 1, {})
             output = result.text.strip()
             qc = self.check(text, output)

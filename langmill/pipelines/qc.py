@@ -8,6 +8,22 @@ Two datatrove pipelines, each resumable:
                      `reason`: its first failed check or bad_row, `detail`: all of them); with N > 1
                      tasks the files are <input>-<task>.parquet
   report  (1 task)   OUT/stats.json + OUT/report.html, counted from the shards (langmill.run)
+
+Every shard of a run has one schema, so that data/ (and excluded/) load as one dataset:
+- One run checks one kind of rows, SFT or preference (`langmill.formats.translated_run_kind`: inputs
+  of both kinds are refused before any work starts); data/ is `schemas.QC_SFT` or `QC_PREFERENCE`,
+  the columns `translate` writes.
+- Kept rows: message fields are lists of {role, content} (a preference field given as a string
+  becomes one message; ShareGPT roles human/gpt become user/assistant); `id`, `lang`, `source_lang`,
+  `source_format`, `source` and `model` are kept as strings; `qc` holds this run's measurements.
+  Every other field of the input row, a known field whose value is not a string, the input's own
+  `qc` (translate's measurements) and message keys besides role and content (as "messages[2]":
+  {...}) go into `extra`, one JSON object (null when there is nothing): nothing of a row is lost.
+- Excluded rows (`schemas.QC_EXCLUDED`): the row as read, as JSON text, in `row`; `source` is where
+  it was read (FILE:LINE).
+- bad_row: a row that cannot be read, of the other kind, without its source fields, with a message
+  field that is a plain string (SFT), holds no message or only empty ones, or has a role other than
+  system, user and assistant (tool calls and their outputs are not checked).
 """
 
 from __future__ import annotations
@@ -20,8 +36,9 @@ from dataclasses import dataclass
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
+from langmill import schemas
 from langmill.checks import REASONS, Failure, check_translation, fold_metrics, in_order
-from langmill.formats import role_contents, translated_fields
+from langmill.formats import PREFERENCE_PAIRS, SFT_FIELDS, message_list, not_empty, preference_messages, translated_kind, translated_run_kind
 from langmill.readers import BadRow, RowReader, source_names
 from langmill.run import Accounting, RunFolder, StageReport, WriteReport, step_stats
 from langmill.shards import RowShards
@@ -43,51 +60,81 @@ class QCJob:
     executor: str = "local"
     executor_options: dict | None = None
     verbose: bool = False
+    kind: str = ""  # "sft" or "preference"; found from the inputs when empty (rows of the other kind are bad rows)
 
     def __post_init__(self):
         self.out = os.path.abspath(self.out)
+        self.kind = self.kind or translated_run_kind(self.files)
 
 
-def _with_contents(value, contents: list[str]):
-    if isinstance(value, str):
-        return contents[0]
-    return [{**m, "content": c} for m, c in zip(value, contents)]
+KIND_NAMES = {"sft": "SFT", "preference": "preference"}
 
 
-def check_row(row: dict, lang: str, config: dict, lid) -> tuple[dict, list[tuple[str, str]], dict]:
-    """(row with cleaned texts, [(reason, detail)] in the order of REASONS, qc summary); raises BadRow."""
-    pairs = translated_fields(row)
-    for field, src_field in pairs:
+def row_messages(row: dict, kind: str, lang: str) -> dict[str, list[dict]]:
+    """Every message field of a translated row of this run's `kind`, as checked lists of messages;
+    raises BadRow (see the module docstring for which rows are bad)."""
+    row_kind = translated_kind(row)
+    if row_kind != kind:
+        raise BadRow(f"a {KIND_NAMES[row_kind]} row in a run of {KIND_NAMES[kind]} rows; check it in a separate run")
+    fields = {}
+    for field, src_field in SFT_FIELDS if kind == "sft" else PREFERENCE_PAIRS:
         for name in (field, src_field):
             if row.get(name) is None:
                 if name == src_field and row.get("lang") not in (None, lang):
                     raise BadRow(f"a source-language row (lang={row['lang']}, as --parallel writes them): nothing to check")
                 raise BadRow(f"no {name!r} field")
+            messages = message_list(row[name], name) if kind == "sft" else preference_messages(row[name], name)
+            fields[name] = not_empty(messages, name)
+    return fields
+
+
+def check_row(row: dict, lang: str, config: dict, lid, kind: str = "sft") -> tuple[dict, list[tuple[str, str]], dict]:
+    """({field: messages, texts cleaned}, [(reason, detail)] in the order of REASONS, qc summary);
+    raises BadRow."""
+    fields = row_messages(row, kind, lang)
     failures: list[Failure] = []
-    cleaned_row = dict(row)
     summary = {"messages_checked": 0, "artifacts_removed": 0, "min_lang_score": None, "min_length_ratio": None, "max_length_ratio": None}
-    for field, src_field in pairs:
-        target, source = role_contents(row[field], field), role_contents(row[src_field], src_field)
-        if isinstance(row[field], str) != isinstance(row[src_field], str):
-            failures.append(Failure("structure", f"{field}: a {type(row[field]).__name__}, {src_field} a {type(row[src_field]).__name__}"))
-            continue
+    for field, src_field in SFT_FIELDS if kind == "sft" else PREFERENCE_PAIRS:
+        target, source = fields[field], fields[src_field]
         if len(target) != len(source):
             failures.append(Failure("structure", f"{field}: {len(target)} messages, {len(source)} in {src_field}"))
             continue
-        contents = []
-        for i, ((role, text), (src_role, src_text)) in enumerate(zip(target, source)):
-            where = field if role is None else f"{field}[{i}]"
-            if role != src_role:
-                failures.append(Failure("structure", f"{where}: role {role!r} != {src_role!r}"))
-                contents.append(text)
+        for i, (message, src) in enumerate(zip(target, source)):
+            where = field if isinstance(row[field], str) else f"{field}[{i}]"
+            if message["role"] != src["role"]:
+                failures.append(Failure("structure", f"{where}: role {message['role']!r} != {src['role']!r}"))
                 continue
-            result = check_translation(src_text, text, lang, config, lid)
-            contents.append(result.text)
+            result = check_translation(src["content"], message["content"], lang, config, lid)
+            message["content"] = result.text
             summary["messages_checked"] += 1
             fold_metrics(summary, result.metrics)
             failures.extend(Failure(f.reason, f"{where}: {f.detail}") for f in result.failures)
-        cleaned_row[field] = _with_contents(row[field], contents)
-    return cleaned_row, [(f.reason, f.detail) for f in in_order(failures, REASONS)], summary
+    return fields, [(f.reason, f.detail) for f in in_order(failures, REASONS)], summary
+
+
+def kept_schema(kind: str):
+    return schemas.QC_PREFERENCE if kind == "preference" else schemas.QC_SFT
+
+
+def kept_row(row: dict, fields: dict[str, list[dict]], schema, row_id: str, lang: str, summary: dict) -> dict:
+    """A kept row in the run's schema; whatever of the input has no column of its own goes to `extra`."""
+    out = {"id": row_id, **fields, "qc": summary}
+    extra = {}
+    for name, value in row.items():
+        if name in fields:
+            for i, message in enumerate(value if isinstance(value, list) else []):
+                others = {k: v for k, v in message.items() if k not in ("role", "content")}
+                if others:  # e.g. a message's "name" or "weight"
+                    extra[f"{name}[{i}]"] = others
+        elif name == "id" and str(value) == row_id:
+            continue
+        elif name in schema.names and name not in ("id", "qc", "extra") and (value is None or isinstance(value, str)):
+            out[name] = value
+        else:
+            extra[name] = value
+    out["lang"] = out.get("lang") or lang
+    out["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+    return out
 
 
 class CheckTranslations(PipelineStep):
@@ -98,9 +145,10 @@ class CheckTranslations(PipelineStep):
     name = "🔎 Check translations"
     type = "🔎 - QC"
 
-    def __init__(self, lang: str, config: dict, shard_names: dict[str, str]):
+    def __init__(self, lang: str, config: dict, shard_names: dict[str, str], kind: str = "sft"):
         super().__init__()
-        self.lang, self.config, self.shard_names = lang, config, shard_names
+        self.lang, self.config, self.shard_names, self.kind = lang, config, shard_names, kind
+        self.schema = kept_schema(kind)
         self._lid = None
 
     @property
@@ -115,21 +163,25 @@ class CheckTranslations(PipelineStep):
         meta = doc.metadata
         row, where = meta.get("row"), meta["source"]
         row_id = str(row.get("id") or where) if row is not None else where
+
+        def excluded(reason: str, detail: str) -> tuple[str, dict]:
+            raw = json.dumps(row, ensure_ascii=False, default=str) if row is not None else meta.get("raw")
+            return "excluded", {"id": row_id, "reason": reason, "detail": detail, "source": where, "row": raw, "lang": self.lang}
+
         if row is None:
-            return "excluded", {"id": row_id, "raw": meta.get("raw"), "reason": "bad_row", "detail": meta["bad_row"]}
+            return excluded("bad_row", meta["bad_row"])
         try:
-            cleaned, failures, summary = check_row(row, self.lang, self.config, self.lid)
+            fields, failures, summary = check_row(row, self.lang, self.config, self.lid, self.kind)
         except BadRow as err:
-            raw = json.dumps(row, ensure_ascii=False, default=str)
-            return "excluded", {"id": row_id, "raw": raw, "reason": "bad_row", "detail": f"{row_id}: {err}"}
+            return excluded("bad_row", f"{row_id}: {err}")
         self.stat_update("messages_checked", value=summary["messages_checked"])
         if failures:
             for reason in {reason for reason, _ in failures}:
                 self.stat_update(f"failed_{reason}")
-            return "excluded", {**row, "id": row_id, "reason": failures[0][0], "detail": "; ".join(d for _, d in failures)}
+            return excluded(failures[0][0], "; ".join(d for _, d in failures))
         if summary["artifacts_removed"]:
             self.stat_update("kept_with_artifacts_removed")
-        return "data", {**cleaned, "id": row_id, "qc": summary}
+        return "data", kept_row(row, fields, self.schema, row_id, self.lang, summary)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         suffix = f"-{rank:05d}" if world_size > 1 else ""
@@ -168,7 +220,7 @@ def qc_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
 
 
 def job_info(job: QCJob) -> dict:
-    return {"lang": job.lang, "inputs": job.files, "tasks": job.tasks, "executor": job.executor, "config": job.config}
+    return {"lang": job.lang, "kind": job.kind, "inputs": job.files, "tasks": job.tasks, "executor": job.executor, "config": job.config}
 
 
 def build_executors(job: QCJob) -> list[tuple[str, object]]:
@@ -177,10 +229,12 @@ def build_executors(job: QCJob) -> list[tuple[str, object]]:
     logs = os.path.join(job.out, "logs")
     check = [
         RowReader(job.files),
-        CheckTranslations(job.lang, job.config, shard_names(job.files)),
-        RowShards(job.out, qc_rows, {"data": None, "excluded": None}, output_filename="${shard}", close_on_new_name=True),
+        CheckTranslations(job.lang, job.config, shard_names(job.files), job.kind),
+        RowShards(job.out, qc_rows, {"data": kept_schema(job.kind), "excluded": schemas.QC_EXCLUDED},
+                  output_filename="${shard}", close_on_new_name=True),
     ]
-    report = WriteReport(job.out, "qc", QC_REASONS, STAGES[:1], f"langmill qc report (→ {job.lang})", job_info(job), extra=qc_report)
+    report = WriteReport(job.out, "qc", QC_REASONS, STAGES[:1], f"langmill qc report (→ {job.lang})", job_info(job), extra=qc_report,
+                         schemas={"data": kept_schema(job.kind), "excluded": schemas.QC_EXCLUDED})
     executors = []
     for stage, pipeline, tasks in (("check", check, job.tasks), ("report", [report], 1)):
         executors.append(make_executor(

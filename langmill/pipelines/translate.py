@@ -98,10 +98,13 @@ def translation_rows(job_info: dict, parallel: bool, document: Document) -> list
     })]
 
 
+def data_schema(job: TranslateJob):
+    return schemas.TRANSLATED_PREFERENCE if job.kind == "preference" else schemas.TRANSLATED_SFT
+
+
 def translate_pipeline(job: TranslateJob) -> list:
     stage_logs = os.path.join(job.logs, "translate")
-    schema = schemas.TRANSLATED_PREFERENCE if job.kind == "preference" else schemas.TRANSLATED_SFT
-    shards = RowShards(job.out, partial(translation_rows, job_info(job), job.parallel), {"data": schema, "excluded": schemas.TRANSLATED_EXCLUDED},
+    shards = RowShards(job.out, partial(translation_rows, job_info(job), job.parallel), {"data": data_schema(job), "excluded": schemas.TRANSLATED_EXCLUDED},
                        output_filename="${rank}_chunk_${chunk_index}")
     return [
         RowReader(job.files, job.limit, job.formats),
@@ -176,7 +179,8 @@ def build_executors(job: TranslateJob) -> list[tuple[str, object]]:
 
     report = WriteReport(job.out, "translate", TRANSLATE_REASONS, STAGES[:1],
                          f"langmill translate report ({job.settings.source_lang} → {job.settings.lang})", job_info(job),
-                         extra=translate_report, not_kept=source_rows)
+                         extra=translate_report, not_kept=source_rows,
+                         schemas={"data": data_schema(job), "excluded": schemas.TRANSLATED_EXCLUDED})
     translate = make_executor(
         job.executor, translate_pipeline(job), stage="translate", tasks=job.tasks, workers=job.workers,
         logging_dir=os.path.join(job.logs, "translate"), options=job.executor_options, verbose=job.verbose,
