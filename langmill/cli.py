@@ -29,6 +29,26 @@ def _check_inputs_out_model(inputs, out, lid_model: str | None) -> None:
         _fail("--out is required")
     if lid_model and not os.path.isfile(lid_model):
         _fail(f"{lid_model}: language-ID model not found")
+    if lid_model:
+        from langmill.config import ConfigError
+        from langmill.filters.lid import check_lid_model
+
+        try:
+            check_lid_model(lid_model)
+        except ConfigError as err:
+            _fail(str(err))
+
+
+def _check_language(lang: str, lid_model: str | None, option: str) -> None:
+    """A target language the language-ID model cannot predict would drop every row: refuse it now."""
+    from langmill.filters.lid import unknown_language_error
+
+    try:
+        error = unknown_language_error(lang, lid_model, option)
+    except Exception:  # noqa: BLE001 - an unusable model file is reported by the model check
+        return
+    if error:
+        _fail(error)
 
 
 def _run_options(command):
@@ -47,9 +67,12 @@ def _run_options(command):
 
 
 def _start(out: str, fingerprint: dict, overwrite: bool, replace_other_settings: bool = False):
-    """The run folder, with the run's settings recorded (langmill.run.RunFolder.start)."""
+    """The run folder, with the run's settings and its inputs' fingerprints recorded
+    (langmill.run.RunFolder.start): a rerun resumes only over the same settings and unchanged inputs."""
+    from langmill.readers import input_fingerprints
     from langmill.run import RunError, RunFolder
 
+    fingerprint = {**fingerprint, "files": input_fingerprints(fingerprint["files"])}
     run = RunFolder(out)
     try:
         if run.start(fingerprint, overwrite=overwrite, replace_other_settings=replace_other_settings):
@@ -92,9 +115,9 @@ def _finish(run, executor: str, started: float, extra=None) -> None:
 def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold, config_path, print_config, workers, tasks, executor, overwrite, verbose):
     """Raw text -> clean, deduplicated Parquet shards in one language.
 
-    INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst, .parquet,
-    .txt (one document per file, or per paragraph with --split paragraphs) and .warc/.warc.gz
-    (main text extracted from HTML responses).
+    INPUT is any mix of files, directories and globs of .jsonl/.ndjson/.json, .parquet, .txt (one
+    document per file, or per paragraph with --split paragraphs) and .warc/.warc.gz (main text
+    extracted from HTML responses); text formats may be compressed (.gz, .zst, .bz2, .xz).
 
     \b
     Steps: normalise (NFC, mojibake repair, whitespace) -> language ID (fastText) -> Gopher
@@ -106,7 +129,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     Example:
       langmill corpus crawl/*.jsonl.gz wiki.parquet --lang fi --out fi-corpus --workers 2
     """
-    from langmill.config import ConfigError, dump_config, load_config
+    from langmill.config import ConfigError, check_option, dump_config, load_config
     from langmill.languages import canonical_lang
 
     if not lang:
@@ -114,6 +137,8 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     lang = canonical_lang(lang)
     try:
         settings, known_language = load_config(lang, config_path)
+        if lid_threshold is not None:
+            check_option("--lid-threshold", "lid.threshold", lid_threshold)
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
@@ -123,18 +148,19 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     if print_config:
         click.echo(dump_config(settings.to_dict()), nl=False)
         return
+    _check_inputs_out_model(inputs, out, settings.lid.model)
+    _check_language(lang, settings.lid.model, "--lang")
     if not known_language:
         click.echo(f"langmill: warning: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)", err=True)
-    _check_inputs_out_model(inputs, out, settings.lid.model)
     if executor == "slurm" and not settings.executor.slurm.get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
 
     from langmill.pipelines.corpus import CorpusJob, run_corpus
-    from langmill.readers import InputError, check_parquet_columns, resolve_inputs
+    from langmill.readers import InputError, check_input_files, resolve_inputs
 
     try:
         files = resolve_inputs(list(inputs))
-        check_parquet_columns(files, text_key)
+        check_input_files(files, text_key)
     except InputError as err:
         _fail(str(err))
 
@@ -145,7 +171,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
     input_mb = sum(os.path.getsize(p) for p in files) / 1e6
     click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
     started = time.monotonic()
-    run_corpus(job)
+    _run_job(run_corpus, job, executor)
     _finish(run, executor, started, lambda stats: f", {input_mb / max(time.monotonic() - started, 1e-9):.2f} MB/s of input")
 
 
@@ -155,13 +181,13 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--from", "source_lang", default="en", help="Language of the input rows.")
 @click.option("--model", help="vLLM model: a local folder or a Hub id (started by langmill), or the model name an --endpoint-url serves.")
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html, logs/ (rerun to resume).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "messages", "alpaca", "dolly", "preference"]), default="auto",
-              help="Input rows: messages (SFT chats), alpaca (instruction/input/output), dolly (instruction/context/response), "
+@click.option("--format", "fmt", type=click.Choice(["auto", "messages", "sharegpt", "alpaca", "dolly", "preference"]), default="auto",
+              help="Input rows: messages (SFT chats), sharegpt (conversations of {from, value}), alpaca (instruction/input/output), dolly (instruction/context/response), "
                    "preference (prompt/chosen/rejected, strings or message lists, or HH-RLHF transcripts); auto detects per row.")
 @click.option("--prompt", type=click.Choice(["zeroshot", "fewshot"]), default="zeroshot",
               help="zeroshot: a chat request to an instruct model; fewshot: a completion request with examples, for base models.")
-@click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True), help="YAML replacing sections of the packaged prompts (langmill/generators/prompts/translate.yaml).")
-@click.option("--fewshot-examples", type=click.Path(dir_okay=False, exists=True), help="JSONL of {source_lang, lang, source, target} examples for --prompt fewshot. [default: the packaged translate_examples.jsonl]")
+@click.option("--prompt-file", type=click.Path(dir_okay=False), help="YAML replacing sections of the packaged prompts (langmill/generators/prompts/translate.yaml).")
+@click.option("--fewshot-examples", type=click.Path(dir_okay=False), help="JSONL of {source_lang, lang, source, target} examples for --prompt fewshot. [default: the packaged translate_examples.jsonl]")
 @click.option("--parallel", is_flag=True, help="Also write each kept row in the source language to data/, so the output is a parallel bilingual set.")
 @click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM.")
 @click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored).")
@@ -190,7 +216,8 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
               executor, executor_config, overwrite, verbose):
     """Translate instruction (SFT) and preference rows with an LLM, with QC on every segment.
 
-    INPUT is any mix of .jsonl(.gz/.zst) and .parquet files, directories and globs. Every message is
+    INPUT is any mix of .jsonl/.ndjson/.json (also .gz/.zst/.bz2/.xz) and .parquet files, directories
+    and globs, all SFT rows or all preference rows. Every message is
     translated (system prompts too, roles unchanged), paragraph by paragraph (long ones line by line);
     fenced code blocks and text without words pass through untouched. Each segment is checked:
     language ID, length ratio, repetition, symbol share, inline code / URLs / placeholders / LaTeX /
@@ -210,7 +237,7 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
       langmill translate prefs.parquet --to eu --model M --out prefs-eu --endpoint-url http://gpu1:8000/v1
       langmill translate oasst.jsonl --to fi --model M --out sft-fi --parallel --tensor-parallel 2
     """
-    from langmill.config import QC_OFF, ConfigError, load_qc_config, read_yaml
+    from langmill.config import QC_OFF, ConfigError, load_executor_config, load_qc_config
     from langmill.languages import canonical_lang
 
     if not lang:
@@ -222,7 +249,7 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
     lang, source_lang = canonical_lang(lang), canonical_lang(source_lang)
     try:
         qc = load_qc_config(QC_OFF if no_qc else qc_config)
-        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
+        executor_options = load_executor_config(executor_config)
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
@@ -232,6 +259,7 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         _fail("--executor slurm needs executor.slurm.partition in --executor-config")
 
     from langmill.generators.engine import EngineConfig, vllm_installed
+    from langmill.formats import input_formats, run_kind
     from langmill.generators.translate import TranslateSettings, load_examples, load_prompts
     from langmill.pipelines.translate import TranslateJob, run_translate
     from langmill.readers import BadRow, InputError, resolve_row_inputs
@@ -240,12 +268,21 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
     if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
         _fail(f"{model}: no config.json; not a model folder")
+    # A Hub id is "org/name"; anything else that looks like a path must exist here.
+    if endpoint_url is None and not os.path.exists(model) and (model.startswith(("/", ".", "~")) or model.count("/") > 1):
+        _fail(f"{model}: no such model folder")
     try:
         files = resolve_row_inputs(list(inputs), "translate")
+        formats = input_formats(files, fmt)
+        run_kind(formats)  # inputs of both kinds (SFT and preference) are refused here
         prompts = load_prompts(prompt_file)
         examples = load_examples(lang, source_lang, fewshot_examples) if prompt == "fewshot" else []
     except (InputError, ConfigError, BadRow) as err:
         _fail(str(err))
+    # The prompts name the language, and QC identifies it: a code neither knows would translate
+    # into an unnamed language and drop every row.
+    if qc["lid"].get("enabled", True) or lang not in prompts.get("language_names", {}):
+        _check_language(lang, qc["lid"].get("model"), "--to")
     if prompt == "fewshot" and not examples:
         _fail(f"no few-shot examples for {source_lang}->{lang}; pass --fewshot-examples FILE (JSONL of source_lang, lang, source, target)")
     settings = TranslateSettings(
@@ -262,22 +299,29 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
         trust_remote_code=trust_remote_code, use_chat=prompt == "zeroshot", max_concurrent=max_concurrent,
     )
-    job = TranslateJob(files=files, out=out, settings=settings, engine=engine, parallel=parallel, limit=limit,
-                       tasks=tasks, workers=workers, executor=executor, executor_options=executor_options, verbose=verbose)
+    job = TranslateJob(files=files, out=out, settings=settings, engine=engine, parallel=parallel, limit=limit, tasks=tasks,
+                       workers=workers, executor=executor, executor_options=executor_options, verbose=verbose, formats=formats)
     fingerprint = {"command": "translate", "files": files, "settings": settings.__dict__, "parallel": parallel, "limit": limit, "tasks": tasks,
                    "model": model, "endpoint_url": endpoint_url, "use_chat": engine.use_chat}
     run = _start(out, fingerprint, overwrite)
     where = endpoint_url or f"vLLM started per task ({model})"
     click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {job.kind}, {prompt}, {where})", err=True)
     started = time.monotonic()
-    try:
-        run_translate(job)
-    except Exception as err:  # noqa: BLE001 - a failed task (server did not start, ...) is one line
-        _fail(_task_error(job.logs, err))
-    if executor != "slurm" and not os.path.exists(os.path.join(job.out, "stats.json")):
-        _fail(_task_error(job.logs, None))
+    _run_job(run_translate, job, executor)
     _finish(run, executor, started, lambda stats: f"; {stats['requests_sent']:,} requests sent"
             + (f", {stats['output_tokens_per_s']} output tokens/s" if stats["output_tokens_per_s"] else ""))
+
+
+def _run_job(run_stage, job, executor: str) -> None:
+    """Run a command's pipelines; a task that fails (a vLLM server that does not start, a bug) is
+    one line naming its log, where the traceback is."""
+    logs = os.path.join(job.out, "logs")
+    try:
+        run_stage(job)
+    except Exception as err:  # noqa: BLE001 - whatever failed, the terminal gets one line
+        _fail(_task_error(logs, err))
+    if executor != "slurm" and not os.path.exists(os.path.join(job.out, "stats.json")):
+        _fail(_task_error(logs, None))
 
 
 def _task_error(logs: str, err: Exception | None) -> str:
@@ -304,7 +348,7 @@ def _task_error(logs: str, err: Exception | None) -> str:
 def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, executor, executor_config, overwrite, verbose):
     """Re-check already translated rows against their English sources, with any thresholds.
 
-    INPUT is any mix of files, directories and globs of .jsonl/.jsonl.gz/.jsonl.zst and .parquet
+    INPUT is any mix of files, directories and globs of .jsonl/.ndjson/.json (also .gz/.zst/.bz2/.xz) and .parquet
     with SFT rows (`messages` and `source_messages`, lists of {role, content}) or preference rows
     (`prompt`, `chosen`, `rejected` and `source_prompt`, `source_chosen`, `source_rejected`, each a
     string or a message list).
@@ -322,12 +366,12 @@ def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, 
     Example:
       langmill qc translated/*.jsonl.gz --to fi --out fi-qc --config strict.yaml
     """
-    from langmill.config import ConfigError, dump_config, load_qc_config, read_yaml
+    from langmill.config import ConfigError, dump_config, load_executor_config, load_qc_config
     from langmill.languages import canonical_lang
 
     try:
         config = load_qc_config(config_path)
-        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
+        executor_options = load_executor_config(executor_config)
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
@@ -339,21 +383,25 @@ def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, 
         _fail("--to is required (e.g. --to fi)")
     lang = canonical_lang(lang)
     _check_inputs_out_model(inputs, out, config["lid"].get("model"))
+    if config["lid"].get("enabled", True):
+        _check_language(lang, config["lid"].get("model"), "--to")
 
+    from langmill.formats import translated_run_kind
     from langmill.pipelines.qc import QCJob, run_qc
     from langmill.readers import InputError, resolve_row_inputs
 
     try:
         files = resolve_row_inputs(list(inputs), "qc")
+        kind = translated_run_kind(files)  # inputs of both kinds (SFT and preference) are refused here
     except InputError as err:
         _fail(str(err))
     job = QCJob(files=files, lang=lang, out=out, config=config, tasks=tasks, workers=workers, executor=executor,
-                executor_options=executor_options, verbose=verbose)
+                executor_options=executor_options, verbose=verbose, kind=kind)
     # qc is cheap to redo: other thresholds into the same folder replace the previous result.
     run = _start(out, {"command": "qc", "files": files, "lang": lang, "config": config, "tasks": tasks}, overwrite, replace_other_settings=True)
     click.echo(f"langmill qc: {len(files)} file(s) -> {job.out} (to={lang}, tasks={tasks}, workers={workers}, executor={executor})", err=True)
     started = time.monotonic()
-    run_qc(job)
+    _run_job(run_qc, job, executor)
     _finish(run, executor, started)
 
 

@@ -137,19 +137,38 @@ def make_executor(kind: str, pipeline: list, *, stage: str, tasks: int, workers:
     if kind == "ray":
         from datatrove.executor import RayPipelineExecutor
 
-        return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends, **(options.get("ray") or {}))
+        # Its warning about local folders comes once per stage; run_stages says it once.
+        logger.disable("datatrove.executor.ray")
+        try:
+            return RayPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, depends=depends, **(options.get("ray") or {}))
+        finally:
+            logger.enable("datatrove.executor.ray")
     raise ValueError(f"unknown executor {kind!r} (local, slurm, ray)")
+
+
+def _quiet_ray() -> None:
+    """Start Ray (or join the cluster RAY_ADDRESS names) without forwarding every worker's log lines
+    to this terminal; they stay in Ray's session logs and datatrove's task logs."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(log_to_driver=False, logging_level="ERROR", include_dashboard=False)
 
 
 def run_stages(kind: str, stages: list[tuple[str, object]], verbose: bool = False) -> None:
     """Run (stage name, executor) pairs in order. Local: one after another, skipping finished
     stages, and running again every stage after one that had work to do (it reads what that one
     wrote); slurm/ray: the last one runs (ray) or submits (slurm) the others through `depends`."""
-    if kind != "local":
-        stages[-1][1].run()
-        return
     if not verbose:
         quiet_console()
+    if kind != "local":
+        if kind == "ray" and not verbose:
+            _quiet_ray()
+        click.echo(f"running {', '.join(name for name, _ in stages)} on {kind} (task logs: {stages[0][1].logging_dir.path}/..)", err=True)
+        if kind == "ray":
+            click.echo("note: on a multi-node Ray cluster, --out must be on a filesystem every node shares", err=True)
+        stages[-1][1].run()
+        return
     earlier_had_work = False
     for n, (stage, executor) in enumerate(stages, 1):
         if earlier_had_work:

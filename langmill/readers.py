@@ -8,10 +8,12 @@ and line), and `langmill.filters.base.DropBadRows` sends them to `excluded/` wit
 Every reader counts the rows it read in the stat `rows_in`.
 """
 
+import bz2
 import glob
 import gzip
 import io
 import json
+import lzma
 import os
 import time
 from pathlib import Path
@@ -22,11 +24,14 @@ from loguru import logger
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+COMPRESSIONS = ("", ".gz", ".zst", ".bz2", ".xz")
+# .json holds either a JSON list of rows (alpaca_data.json) or JSON lines under another name.
+JSONL_SUFFIXES = tuple(f"{ext}{c}" for ext in (".jsonl", ".ndjson", ".json") for c in COMPRESSIONS)
 PARQUET_SUFFIXES = (".parquet",)
-TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.zst")
+TEXT_SUFFIXES = tuple(f".txt{c}" for c in COMPRESSIONS)
 WARC_SUFFIXES = (".warc", ".warc.gz")
 SUPPORTED_SUFFIXES = JSONL_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES + WARC_SUFFIXES
+SUPPORTED_NAMES = ".jsonl/.ndjson/.json, .parquet, .txt, .warc (text formats also .gz/.zst/.bz2/.xz; .warc.gz)"
 
 
 class InputError(Exception):
@@ -56,10 +61,14 @@ def resolve_inputs(inputs: list[str]) -> list[str]:
                 raise InputError(f"{item}: the pattern matches no file")
             candidates = matches
         elif os.path.isdir(item):
-            candidates = sorted(str(p) for p in Path(item).rglob("*") if p.is_file())
-            candidates = [c for c in candidates if input_format(c)]
+            found = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and not p.name.startswith("."))
+            candidates = [c for c in found if input_format(c)]
+            skipped = [os.path.relpath(c, item) for c in found if not input_format(c)]
             if not candidates:
-                raise InputError(f"{item}: the directory holds no file of a supported kind ({', '.join(SUPPORTED_SUFFIXES)})")
+                raise InputError(f"{item}: the directory holds no file of a supported kind ({SUPPORTED_NAMES})")
+            if skipped:  # said once, so that a .csv or .bz2 next to the data is not missed unnoticed
+                shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+                click.echo(f"langmill: warning: {item}: skipping {len(skipped)} file(s) of unsupported types: {shown}", err=True)
         elif os.path.exists(item):
             candidates = [item]
         else:
@@ -68,7 +77,7 @@ def resolve_inputs(inputs: list[str]) -> list[str]:
             if os.path.isdir(path):
                 continue
             if input_format(path) is None:
-                raise InputError(f"{path}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+                raise InputError(f"{path}: unsupported file type (supported: {SUPPORTED_NAMES})")
             if not os.access(path, os.R_OK):
                 raise InputError(f"{path}: permission denied")
             files.append(os.path.abspath(path))
@@ -77,42 +86,205 @@ def resolve_inputs(inputs: list[str]) -> list[str]:
 
 
 def resolve_row_inputs(inputs: list[str], command: str) -> list[str]:
-    """`resolve_inputs` for commands that read structured rows: JSONL and Parquet only."""
+    """`resolve_inputs` for commands that read structured rows (JSONL/JSON and Parquet only), each
+    checked with `check_input_files`."""
     files = resolve_inputs(inputs)
     for path in files:
         if input_format(path) not in ("jsonl", "parquet"):
-            raise InputError(f"{path}: langmill {command} reads .jsonl(.gz/.zst) and .parquet rows only")
+            raise InputError(f"{path}: langmill {command} reads rows from .jsonl/.ndjson/.json (also .gz/.zst/.bz2/.xz) and .parquet only")
+    check_input_files(files)
     return files
 
 
-def check_parquet_columns(files: list[str], text_key: str) -> None:
-    """Fail early, naming the file, when a Parquet input has no text column."""
+class _ZstdStream(io.RawIOBase):
+    """A .zst file as a raw stream, frame after frame. zstandard's own reader ends a truncated file
+    silently; this one raises EOFError, as gzip, bz2 and lzma do."""
+
+    def __init__(self, path: str):
+        import zstandard
+
+        self._file = open(path, "rb")
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._decoder, self._pending, self._fed = self._new(), b"", False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._file.read(1 << 20)
+            if not chunk:
+                if self._fed and not self._decoder.eof:
+                    raise EOFError("zstd stream ended before the end of its last frame (truncated file)")
+                return 0
+            while chunk:
+                if self._decoder.eof:  # the next frame of a multi-frame file
+                    self._decoder, self._fed = self._new(), False
+                self._pending += self._decoder.decompress(chunk)
+                self._fed = True
+                chunk = self._decoder.unused_data if self._decoder.eof else b""
+        n = min(len(buffer), len(self._pending))
+        buffer[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_binary(path: str):
+    """A buffered binary stream of the file's bytes, decompressed by its suffix; iterating it gives
+    lines. A truncated archive raises EOFError where its data ends."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".zst"):
+        return io.BufferedReader(_ZstdStream(path))
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".xz"):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def parse_json_line(line: bytes, line_no: int):
+    """One JSONL line -> the parsed value, or BadRow. Never raises: a 5000-digit number or a
+    100,000-deep nesting is one bad row, and the rest of the file is still read."""
+    if line_no == 1 and line.startswith(UTF8_BOM):  # written by Windows tools; not part of the row
+        line = line[3:]
+    raw = line[:RAW_CHARS].decode("utf-8", "replace").rstrip("\n")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}", raw)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        return BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})", raw)
+    except ValueError as err:  # e.g. an integer longer than Python converts
+        return BadRow(f"unreadable JSON on line {line_no}: {str(err).split(';')[0]}", raw)
+    except RecursionError:
+        return BadRow(f"unreadable JSON on line {line_no}: nested too deeply", raw)
+
+
+def _head(path: str, size: int = 1 << 16) -> bytes:
+    """The first `size` (decompressed) bytes of the file, without a byte-order mark or leading blanks.
+    Raises only when not even the start of the file can be decompressed: a file that breaks later
+    is read up to the break."""
+    head = b""
+    with open_binary(path) as f:
+        try:
+            while len(head) < size and (chunk := f.read1(4096)):
+                head += chunk
+        except Exception:  # noqa: BLE001 - any decoder error
+            if not head:
+                raise
+    head = head.lstrip()
+    return head[3:].lstrip() if head.startswith(UTF8_BOM) else head
+
+
+def _is_json_list(path: str) -> bool:
+    name = path.lower()
+    return ".json" in name and ".jsonl" not in name and _head(path, 64).startswith(b"[")
+
+
+def json_records(path: str, part: int = 0, parts: int = 1):
+    """(line or element number n, value or BadRow) for the rows n % parts == part of a JSONL file, or
+    of a .json file holding one list of rows (lines of other parts are skipped before parsing).
+    Blank lines are not rows. A file that breaks part-way raises where it breaks."""
+    if _is_json_list(path):
+        with open_binary(path) as f:
+            rows = parse_json_line(f.read(), 1)
+        if isinstance(rows, BadRow):
+            if part == 0:
+                yield 1, BadRow(f"the JSON list of rows cannot be read: {rows}")
+            return
+        for n, row in enumerate(rows, 1):
+            if n % parts == part:
+                yield n, row
+        return
+    with open_binary(path) as f:
+        for line_no, line in enumerate(f, 1):
+            if line_no % parts == part and line.strip():
+                yield line_no, parse_json_line(line, line_no)
+
+
+FINGERPRINT_WHOLE = 4 << 20  # files up to this size are hashed whole; larger ones are sampled
+
+
+def file_fingerprint(path: str) -> str:
+    """Size and a hash of the file's content (whole up to 4 MiB; else its first and last MiB and
+    16 blocks between), so that resume notices an input rewritten in place. The mtime is left out
+    on purpose: a copied or touched but unchanged file still resumes."""
+    import hashlib
+
+    size = os.path.getsize(path)
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        if size <= FINGERPRINT_WHOLE:
+            digest.update(f.read())
+        else:
+            block = 1 << 16
+            starts = [0, size - (1 << 20)] + [size * k // 17 for k in range(1, 17)]
+            for start in starts:
+                f.seek(start)
+                digest.update(f.read(1 << 20 if start in starts[:2] else block))
+    return f"{size}:{digest.hexdigest()}"
+
+
+def input_fingerprints(files: list[str]) -> list[list[str]]:
+    """[path, fingerprint] of every input, for the run's job.json."""
+    return [[path, file_fingerprint(path)] for path in files]
+
+
+def check_input_files(files: list[str], text_key: str | None = None) -> None:
+    """Every input that cannot be used at all is one InputError naming it, before any work starts:
+    an archive that is not one, a .json that holds neither rows nor JSON lines, a Parquet file that
+    cannot be read or (with `text_key`) has no such column, a file that is not a WARC."""
     import pyarrow.parquet as pq
 
     for path in files:
-        if input_format(path) != "parquet":
-            continue
-        try:
-            names = pq.read_schema(path).names
-        except Exception as err:  # noqa: BLE001 - any read failure is reported the same way
-            raise InputError(f"{path}: not a readable Parquet file ({err.__class__.__name__})") from None
-        if text_key not in names:
-            raise InputError(f"{path}: no column {text_key!r} (columns: {', '.join(names)}); pass --text-key")
+        fmt = input_format(path)
+        if fmt == "parquet":
+            try:
+                names = pq.read_schema(path).names
+            except Exception as err:  # noqa: BLE001 - any read failure is reported the same way
+                raise InputError(f"{path}: not a readable Parquet file ({err.__class__.__name__})") from None
+            if text_key and text_key not in names:
+                raise InputError(f"{path}: no column {text_key!r} (columns: {', '.join(names)}); pass --text-key")
+        elif fmt == "warc":
+            from langmill.warc import check_warc_file
+
+            check_warc_file(path)
+        elif fmt in ("jsonl", "text"):
+            try:
+                head = _head(path)
+            except Exception as err:  # noqa: BLE001 - gzip, bz2, lzma and zstandard raise different errors
+                raise InputError(f"{path}: cannot be decompressed ({err.__class__.__name__}: {err})") from None
+            if fmt == "jsonl" and head and head[:1] not in b"{[" and not _any_json_line(head):
+                raise InputError(f"{path}: not JSON rows (no line of its first {len(head):,} bytes is JSON)")
 
 
-def _open_binary(path: str):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if path.endswith(".zst"):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
-    return open(path, "rb")
+def _any_json_line(head: bytes) -> bool:
+    lines = head.split(b"\n")
+    complete = lines[:-1] or lines  # the last piece may be cut; alone, it is the whole file
+    return any(line.strip() and not isinstance(parse_json_line(line, 2), BadRow) for line in complete)
 
 
 class BadRow(Exception):
     """A row that cannot be used; the message is the `detail` of its excluded row (one class for
-    every stage: unreadable input, an unknown row format, a row of the wrong kind)."""
+    every stage: unreadable input, an unknown row format, a row of the wrong kind). `raw` is the
+    row as it stood in the file, when it could not be parsed."""
+
+    def __init__(self, detail: str, raw: str | None = None):
+        super().__init__(detail)
+        self.raw = raw
+
+
+RAW_CHARS = 10_000  # of an unparsable line kept in its excluded row
 
 
 class InputReader(PipelineStep):
@@ -154,20 +326,9 @@ class InputReader(PipelineStep):
 
     def _rows_jsonl(self, path: str, part: int, parts: int):
         source = self.source_name(path)
-        with _open_binary(path) as raw:
-            for line_no, line in enumerate(io.BufferedReader(raw) if path.endswith(".zst") else raw, 1):
-                if line_no % parts != part or not line.strip():
-                    continue
-                where = f"{source}:{line_no}"
-                try:
-                    record = json.loads(line.decode("utf-8"))
-                except UnicodeDecodeError as err:
-                    yield line_no, where, BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}")
-                    continue
-                except json.JSONDecodeError as err:
-                    yield line_no, where, BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})")
-                    continue
-                yield line_no, where, self._record_to_row(record, where)
+        for line_no, record in json_records(path, part, parts):
+            where = f"{source}:{line_no}"
+            yield line_no, where, record if isinstance(record, BadRow) else self._record_to_row(record, where)
 
     def _rows_parquet(self, path: str, part: int, parts: int):
         import pyarrow.parquet as pq
@@ -188,11 +349,18 @@ class InputReader(PipelineStep):
     def _rows_text(self, path: str, part: int, parts: int):
         if self.split != "paragraphs" and part != 0:
             return
-        with _open_binary(path) as raw:
-            data = raw.read()
+        data, broken = bytearray(), None
+        with open_binary(path) as raw:
+            try:
+                while chunk := raw.read(1 << 20):
+                    data += chunk
+            except Exception as err:  # noqa: BLE001 - a truncated archive: keep whole paragraphs, then say so
+                if self.split != "paragraphs":
+                    raise
+                broken, data = err, data[: data.rfind(b"\n\n") + 1]
         where = self.source_name(path)
         try:
-            text = data.decode("utf-8")
+            text = bytes(data).decode("utf-8")
         except UnicodeDecodeError as err:
             if part == 0:
                 yield 0, where, BadRow(f"invalid UTF-8 at byte {err.start}")
@@ -202,34 +370,15 @@ class InputReader(PipelineStep):
             for n, block in enumerate(blocks, 1):
                 if n % parts == part:
                     yield n, f"{where}#{n}", (f"{where}#{n}", block, {})
+            if broken is not None:
+                raise broken
         else:
             yield 0, where, (where, text, {})
 
     def _rows_warc(self, path: str, part: int, parts: int):
-        from warcio.archiveiterator import ArchiveIterator
-        import trafilatura
+        from langmill.warc import warc_rows  # imports readers itself
 
-        with open(path, "rb") as stream:
-            n = 0
-            for record in ArchiveIterator(stream):
-                if record.rec_type != "response":
-                    continue
-                content_type = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
-                if "html" not in content_type.lower():
-                    continue
-                n += 1
-                if n % parts != part:
-                    continue
-                record_id = record.rec_headers.get_header("WARC-Record-ID", "").strip("<>")
-                url = record.rec_headers.get_header("WARC-Target-URI", "")
-                where = f"{self.source_name(path)}:{record_id or url}"
-                html = record.content_stream().read()
-                try:
-                    text = trafilatura.extract(html.decode("utf-8", errors="replace"), favor_precision=True) or ""
-                except Exception as err:  # noqa: BLE001 - a broken page is a bad row, not a crash
-                    yield n, where, BadRow(f"main-text extraction failed: {err.__class__.__name__}")
-                    continue
-                yield n, where, (record_id or where, text, {"url": url})
+        yield from warc_rows(path, self.source_name(path), part, parts)
 
     def _record_to_row(self, record, where: str):
         if not isinstance(record, dict):
@@ -253,8 +402,8 @@ class InputReader(PipelineStep):
                 last = row_no
                 yield row_no, where, row
         except Exception as err:  # noqa: BLE001 - whatever the decoder raised, the job goes on
-            detail = f"file unreadable after row {last}: {err.__class__.__name__}: {err}"
-            logger.warning(f"{source}: {detail}")
+            detail = broken_file_detail(source, last, err)
+            logger.warning(detail)
             yield last + 1, f"{source}:unreadable-{part}", BadRow(detail)
 
     def work_units(self, rank: int, world_size: int) -> list[tuple[int, str, int, int]]:
@@ -279,8 +428,8 @@ class InputReader(PipelineStep):
             for row_no, where, row in self._rows_or_failure(readers[input_format(path)](path, part, parts), source, part):
                 n_rows += 1
                 self.stat_update("rows_in")
-                if isinstance(row, BadRow):
-                    yield Document(text="", id=where, metadata={"source": source, "bad_row": str(row)})
+                if isinstance(row, BadRow):  # its raw line, if any, is the text of its excluded row
+                    yield Document(text=row.raw or "", id=where, metadata={"source": source, "bad_row": str(row)})
                     continue
                 doc_id, text, extra = row
                 n_chars += len(text)
@@ -295,40 +444,38 @@ class InputReader(PipelineStep):
                     click.echo(f"  read: task {rank + 1}/{world_size}: {n_rows:,} rows, {n_chars / 1e6:,.1f} M characters ({n_chars / 1e6 / (now - started):.2f} M/s)", err=True)
 
 
+def broken_file_detail(source: str, last: int, err: Exception) -> str:
+    """The detail of the one bad row that stands for the unreadable rest of a file."""
+    message = str(err).split("\n")[0][:200]
+    return f"{source}: unreadable after row {last} ({err.__class__.__name__}: {message}); the rest of the file was not read"
+
+
 def read_rows(path: str, name: str | None = None):
     """(NAME:LINE, row dict or None, bad-row detail or None, raw text for bad rows) for every row of a
-    JSONL or Parquet file of structured rows (blank lines skipped; for Parquet, LINE is the row number). NAME defaults to the file's base name."""
+    JSONL/JSON or Parquet file of structured rows (blank lines skipped; for Parquet and JSON lists,
+    LINE is the row number). NAME defaults to the file's base name. A file that breaks part-way
+    ends with one bad row NAME:unreadable that says where and why."""
     import pyarrow.parquet as pq
 
     name = name or os.path.basename(path)
-    if input_format(path) == "parquet":
-        try:
-            table = pq.read_table(path)
-        except Exception as err:  # noqa: BLE001 - an unreadable file is one bad row
-            yield f"{name}:0", None, f"{name}: not a readable Parquet file ({err.__class__.__name__})", ""
+    last = 0
+    try:
+        if input_format(path) == "parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+                for row in batch.to_pylist():
+                    last += 1
+                    yield f"{name}:{last}", row, None, None
             return
-        for i, row in enumerate(table.to_pylist()):
-            yield f"{name}:{i + 1}", row, None, None
-        return
-    with _open_binary(path) as f:
-        for i, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            where = f"{name}:{i}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield where, None, f"{where}: invalid UTF-8", raw.decode("utf-8", "replace").rstrip("\n")
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield where, None, f"{where}: malformed JSON ({err.msg})", text.rstrip("\n")
-                continue
-            if not isinstance(row, dict):
-                yield where, None, f"{where}: not a JSON object", text.rstrip("\n")
-                continue
-            yield where, row, None, None
+        for last, row in json_records(path):
+            where = f"{name}:{last}"
+            if isinstance(row, BadRow):
+                yield where, None, f"{where}: {row}", row.raw
+            elif not isinstance(row, dict):
+                yield where, None, f"{where}: a JSON {type(row).__name__}, not an object", json.dumps(row, ensure_ascii=False)[:10_000]
+            else:
+                yield where, row, None, None
+    except Exception as err:  # noqa: BLE001 - a truncated or corrupt file: keep what was read
+        yield f"{name}:unreadable", None, broken_file_detail(name, last, err), None
 
 
 def source_names(files: list[str]) -> dict[str, str]:

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
 EXAMPLES_PER_REASON = 3
+DETAIL_CHARS = 400  # of an example's detail in stats.json and report.html
 
 
 class RunError(Exception):
@@ -41,6 +42,16 @@ def ordered_reasons(counts: dict[str, int], order: Sequence[str]) -> dict[str, i
     """`counts` in the stage's order of reasons (where each is decided); unknown ones last, by name."""
     known = [r for r in order if r in counts]
     return {r: counts[r] for r in known + sorted(set(counts) - set(order))}
+
+
+def changed_inputs(previous: dict, current: dict) -> list[str]:
+    """Inputs of the same run whose content changed (`files` holds [path, fingerprint] pairs)."""
+    def by_path(job: dict) -> dict:
+        return {f[0]: f[1] for f in job.get("files", []) if isinstance(f, list) and len(f) == 2}
+
+    before, now = by_path(previous), by_path(current)
+    same_settings = {k: v for k, v in previous.items() if k != "files"} == {k: v for k, v in current.items() if k != "files"}
+    return [path for path in now if path in before and before[path] != now[path]] if same_settings else []
 
 
 @dataclass
@@ -78,6 +89,8 @@ class RunFolder:
         `replace_other_settings`, for stages that are cheap to redo, start afresh); `overwrite`
         deletes OUT first, but only when it is a langmill output folder."""
         fingerprint = json.loads(json.dumps(fingerprint))
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise RunError(f"{self.path}: exists and is not a folder; use another --out")
         ours = os.path.exists(self.job_file)
         if os.path.isdir(self.path) and os.listdir(self.path) and not ours:
             if overwrite:
@@ -91,10 +104,16 @@ class RunFolder:
             if overwrite or (previous != fingerprint and replace_other_settings):
                 shutil.rmtree(self.path)
             elif previous != fingerprint:
+                changed = changed_inputs(previous, fingerprint)
+                if changed:
+                    raise RunError(f"{changed[0]} changed since the run in {self.path} started; rerun with --overwrite to start over")
                 raise RunError(f"{self.path} holds a run with other inputs or settings; use another --out, or --overwrite")
             else:
                 return True
-        os.makedirs(self.logs, exist_ok=True)
+        try:
+            os.makedirs(self.logs, exist_ok=True)
+        except OSError as err:  # a path under a regular file, a read-only disk, ...
+            raise RunError(f"{self.path}: cannot be used as the output folder ({err.strerror})") from None
         tmp = f"{self.job_file}.tmp"
         with open(tmp, "w") as f:
             json.dump(fingerprint, f, indent=1)
@@ -114,7 +133,10 @@ class RunFolder:
         return Accounting(rows_in, kept, sum(by_reason.values()), by_reason, self.examples(EXAMPLES_PER_REASON))
 
     def examples(self, per_reason: int) -> dict[str, list[dict]]:
-        """The first `per_reason` excluded rows of each reason: id, detail and the start of the row."""
+        """The first `per_reason` excluded rows of each reason: id, detail and the start of the row
+        (its first message, for rows stored as JSON), both cut at a word boundary."""
+        from langmill.report import clip, readable_start
+
         found: dict[str, list[dict]] = {}
         for path in shard_files(self.excluded):
             parquet = pq.ParquetFile(path)
@@ -126,11 +148,38 @@ class RunFolder:
                 for row in batch.to_pylist():
                     bucket = found.setdefault(row["reason"], [])
                     if len(bucket) < per_reason:
-                        bucket.append({"id": row["id"], "detail": row["detail"] or "", "text": (row.get(shown) or "")[:200]})
+                        text = readable_start(row.get(shown), is_json=shown != "text")
+                        bucket.append({"id": row["id"], "detail": clip(row["detail"] or "", DETAIL_CHARS), "text": text})
                         taken = True
                 if not taken:
                     break  # this file's reasons are full; the rest of it adds nothing
         return found
+
+    def duplicate_ids(self, examples: int = 5) -> dict:
+        """Kept rows whose id another kept row has too (per language, so that the source rows of
+        translate --parallel do not count): {"rows": n, "examples": [id, ...]}."""
+        seen: Counter = Counter()
+        for path in shard_files(self.data):
+            names = pq.read_schema(path).names
+            table = pq.read_table(path, columns=[c for c in ("id", "lang") if c in names])
+            langs = table.column("lang").to_pylist() if "lang" in names else [None] * table.num_rows
+            seen.update(zip(table.column("id").to_pylist(), langs))
+        repeated = {key: n for key, n in seen.items() if n > 1}
+        return {"rows": sum(n - 1 for n in repeated.values()), "examples": [str(key[0]) for key in list(repeated)[:examples]]}
+
+    def write_empty_shards(self, schemas: dict[str, object]) -> None:
+        """A 0-row shard with the stage's schema in data/ or excluded/ when nothing was written there,
+        so that loading `OUT/data/*.parquet` works (and gives no rows) whatever the run kept."""
+        import pyarrow as pa
+
+        for folder, schema in schemas.items():
+            path = getattr(self, folder)
+            if schema is None or shard_files(path):
+                continue
+            os.makedirs(path, exist_ok=True)
+            tmp = os.path.join(path, ".empty.parquet.tmp")
+            pq.write_table(pa.Table.from_pylist([], schema=schema), tmp)
+            os.replace(tmp, os.path.join(path, "empty.parquet"))
 
     def write_report(self, stats: dict, html: str) -> None:
         for name, content in (("stats.json", json.dumps(stats, indent=1, ensure_ascii=False)), ("report.html", html)):
@@ -226,21 +275,24 @@ class WriteReport(PipelineStep):
         extra: `extra(run, accounting, steps) -> StageReport` for what only this stage knows;
             `steps` is {pipeline name: task_stats}. A module-level function (it is pickled).
         not_kept: `not_kept(run) -> int`, rows of data/ that are not kept input rows.
+        schemas: {"data": schema, "excluded": schema}: written as a 0-row shard where a folder got none.
     """
 
     name = "📊 Report"
     type = "📊 - STATS"
 
     def __init__(self, out: str, stage: str, reasons: Sequence[str], stages: Sequence[str], title: str, job_info: dict,
-                 extra: Callable | None = None, not_kept: Callable | None = None):
+                 extra: Callable | None = None, not_kept: Callable | None = None, schemas: dict | None = None):
         super().__init__()
         self.out, self.stage, self.reasons, self.stages = out, stage, tuple(reasons), tuple(stages)
         self.title, self.job_info, self.extra, self.not_kept = title, job_info, extra, not_kept
+        self.schemas = dict(schemas or {})
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         from langmill.report import render_report
 
         run = RunFolder(self.out)
+        run.write_empty_shards(self.schemas)
         steps = {stage: task_stats(run.stage_logs(stage)) for stage in self.stages}
         # Rows in: what the first stage's reader read (every reader counts `rows_in`).
         reader = next((v for v in steps[self.stages[0]].values() if "rows_in" in v), {})
@@ -254,6 +306,7 @@ class WriteReport(PipelineStep):
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **accounting.as_stats(),
             **extra.stats,
+            "duplicate_ids": run.duplicate_ids(),
             "excluded_examples": accounting.excluded_examples,
             "step_time_s": timings,
         }
@@ -274,6 +327,10 @@ def summary_lines(run: RunFolder, seconds: float, extra: Callable[[dict], str] |
         f"excluded: {run.excluded}/",
         f"report:   {os.path.join(run.path, 'report.html')}",
     ]
+    duplicates = stats.get("duplicate_ids") or {}
+    if duplicates.get("rows"):
+        shown = ", ".join(repr(i) for i in duplicates["examples"][:3])
+        lines.append(f"warning: {duplicates['rows']:,} kept row(s) repeat the id of another kept row (e.g. {shown}); ids are not unique")
     if not stats["rows_in_equals_kept_plus_excluded"]:
         raise RunError(f"rows in ({stats['rows_in']:,}) != kept + excluded ({stats['kept']:,} + {stats['excluded']:,}); see {run.path}/stats.json")
     return lines

@@ -39,6 +39,7 @@ def _corpus_fields(doc: Document) -> dict:
         "lang": meta.get("lang"),
         "lang_score": meta.get("lang_score"),
         "source": meta.get("source"),
+        "url": meta.get("url"),
     }
 
 
@@ -49,6 +50,7 @@ def _staged_row(self, doc: Document) -> dict:
         meta["order"] = (1 << 62) | self.unordered
     return _corpus_fields(doc) | {
         "pii_masked": meta.get("pii_masked", 0),
+        "foreign_share": meta.get("foreign_share"),
         "order": meta["order"],
         "n_words": meta["n_words"],
         "text_hash": meta["text_hash"],

@@ -1,9 +1,13 @@
-"""Shared test helpers: paths of the embedded sample data and of ../shared/data, and a CLI runner."""
+"""Shared test helpers: paths of the embedded sample data and of ../shared/data, a CLI runner, and
+the tiny model and one vLLM server (endpoint mode) shared by every test module that translates."""
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -46,3 +50,56 @@ def read_out(out: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+# --- a real vLLM server for endpoint mode (tests/tiny_model.py's random Llama on the CPU) ---------------
+
+API_KEY_ENV = "LANGMILL_TEST_API_KEY"
+API_KEY = "test-key-5f1c"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, key: str | None = API_KEY) -> tuple[int, str]:
+    import httpx
+
+    try:
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=5)
+        return r.status_code, r.text
+    except httpx.HTTPError:
+        return 0, ""
+
+
+@pytest.fixture(scope="session")
+def server(tiny_model, tmp_path_factory):
+    """An already running vLLM OpenAI-compatible server with an API key (endpoint mode), started
+    once per test session."""
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("server") / "vllm.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--host", "127.0.0.1",
+         "--port", str(port), "--api-key", API_KEY, "--max-model-len", "2048", "--enforce-eager",
+         "--kv-cache-memory-bytes", "268435456", "--no-enable-chunked-prefill"],  # see EngineConfig.vllm_command
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while http_get(f"{base}/v1/models")[0] != 200:
+        assert proc.poll() is None, f"vLLM exited; see {log.name}"
+        assert time.monotonic() < deadline, f"vLLM did not start in 240 s; see {log.name}"
+        time.sleep(1)
+    yield {"url": f"{base}/v1", "base": base, "model": tiny_model}
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    log.close()

@@ -10,7 +10,6 @@ import gzip
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, read_out, run_langmill, shared_data, write_jsonl
-from tiny_model import build_tiny_model
+from conftest import API_KEY, API_KEY_ENV, REPO, http_get, read_out, run_langmill, shared_data, write_jsonl
 
 # Small enough for 2 CPU cores: no torch.compile, a 256 MiB KV cache.
 VLLM_ARGS = ["--max-model-len", "2048", "--vllm-arg=--enforce-eager", "--vllm-arg=--kv-cache-memory-bytes=268435456"]
-API_KEY_ENV = "LANGMILL_TEST_API_KEY"
-API_KEY = "test-key-5f1c"
 CODE = "```python\ndef area(r):\n    return 3.14159 * r ** 2\n```"
 
 
@@ -40,53 +36,9 @@ def read_gz_jsonl(path: Path, n: int | None = None) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, key: str | None = API_KEY) -> tuple[int, str]:
-    import httpx
-
-    try:
-        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=5)
-        return r.status_code, r.text
-    except httpx.HTTPError:
-        return 0, ""
-
-
-@pytest.fixture(scope="module")
-def server(tiny_model, tmp_path_factory):
-    """An already running vLLM OpenAI-compatible server with an API key (endpoint mode)."""
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("server") / "vllm.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--host", "127.0.0.1",
-         "--port", str(port), "--api-key", API_KEY, "--max-model-len", "2048", "--enforce-eager",
-         "--kv-cache-memory-bytes", "268435456", "--no-enable-chunked-prefill"],  # see EngineConfig.vllm_command
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while _get(f"{base}/v1/models")[0] != 200:
-        assert proc.poll() is None, f"vLLM exited; see {log.name}"
-        assert time.monotonic() < deadline, f"vLLM did not start in 240 s; see {log.name}"
-        time.sleep(1)
-    yield {"url": f"{base}/v1", "base": base, "model": tiny_model}
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=60)
-    log.close()
-
-
 def served_requests(server) -> int:
     """Requests the server has finished so far (vLLM's Prometheus counter, all finish reasons)."""
-    status, text = _get(f"{server['base']}/metrics")
+    status, text = http_get(f"{server['base']}/metrics")
     assert status == 200
     return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("vllm:request_success_total{")))
 
@@ -161,6 +113,7 @@ def test_translate_sft_formats_with_vllm_started_by_the_step(tmp_path, tiny_mode
     """dolly + alpaca + messages (auto-detected per row) + unreadable rows, default QC."""
     out = tmp_path / "out"
     files = [inputs["dolly"], inputs["alpaca"], inputs["messages"], inputs["bad"]]
+    before = vllm_servers(tiny_model)  # the shared endpoint-mode server may be running already
     r = run_langmill("translate", *files, "--to", "fi", "--model", tiny_model, "--out", out, "--max-tokens", "24", *VLLM_ARGS, timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     kept, excluded, stats = assert_accounted(out, n_rows(*files))
@@ -175,7 +128,11 @@ def test_translate_sft_formats_with_vllm_started_by_the_step(tmp_path, tiny_mode
     assert stats["requests_sent"] > 0 and stats["output_tokens"] > 0
     assert (out / "report.html").read_text().count("<svg") >= 1
     assert list((out / "logs" / "translate" / "server").glob("*.log"))
-    assert not subprocess.run(["pgrep", "-f", "--", f"--model {tiny_model}"], capture_output=True).stdout  # server stopped
+    assert vllm_servers(tiny_model) == before  # the step's own server stopped
+
+
+def vllm_servers(model: str) -> set[str]:
+    return set(subprocess.run(["pgrep", "-f", "--", f"--model {model}"], capture_output=True, text=True).stdout.split())
 
 
 # --- endpoint mode: an already running server -----------------------------------------------------
@@ -413,3 +370,15 @@ def test_long_segment_budget_is_capped_by_the_context(tmp_path, server, inputs):
     assert r.returncode == 0, r.stderr[-2000:]
     _, _, stats = assert_accounted(out, 1)
     assert stats["kept"] == 1 and stats["output_tokens"] > 1024 - 64
+
+
+def test_inputs_of_both_kinds_are_refused_before_any_request(tmp_path):
+    """A chat file and a preference file in one run would give shards of two schemas: refused with
+    one line naming both, before any request (nothing listens on the endpoint)."""
+    chats, prefs = (REPO / "langmill" / "sample_rows" / name for name in ("chats.jsonl", "preferences.jsonl"))
+    out = tmp_path / "out"
+    r = run_langmill("translate", chats, prefs, "--to", "fi", "--model", "m", "--endpoint-url", "http://127.0.0.1:9/v1", "--out", out)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"langmill: error: {prefs} holds preference rows, {chats} SFT rows; "
+                                     "the shards of one run share one schema: run langmill translate once per kind"]
+    assert not out.exists()
