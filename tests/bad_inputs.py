@@ -185,7 +185,23 @@ def _empty_file(folder, command):
     return _write(folder, "empty.jsonl", b"") + _write(folder, "rows.jsonl", jsonl(good_rows(command, 1)))
 
 
+def _odd_rows(folder, command):
+    """Rows a chat file should not hold: each is a bad row, and the shards keep one schema."""
+    good = good_rows(command, 2)
+    pair = lambda value: {"messages": value, "source_messages": value} if command == "qc" else {"messages": value}  # noqa: E731
+    odd = [
+        {"id": "plain-string", **pair("Kerro jotain.")},
+        {"id": "a-preference-row", "prompt": "Hi", "chosen": "Hello!", "rejected": "Go away.",
+         **({"source_prompt": "Hi", "source_chosen": "Hello!", "source_rejected": "Go away."} if command == "qc" else {})},
+        {"id": "all-empty", **pair([{"role": "user", "content": ""}, {"role": "assistant", "content": "  "}])},
+        {"id": "tool-call", **pair([{"role": "user", "content": "Sää?"}, {"role": "tool", "content": '{"temp": 3}'}])},
+    ]
+    return _write(folder, "chats.jsonl", jsonl([good[0], *odd, good[1]]))
+
+
 CASES = [
+    Case("odd_rows_in_a_chat_file", _odd_rows, commands=("translate", "qc"), rows_in=6,
+         bad_details=("plain-string", "a-preference-row", "all-empty", "tool-call")),
     Case("zst_valid", _zst_valid, rows_in=4),
     Case("gz_truncated", _gz_truncated, bad_details=("rows.jsonl.gz: unreadable after row",)),
     Case("zst_truncated", _zst_truncated, bad_details=("rows.jsonl.zst: unreadable after row",)),
