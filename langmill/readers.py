@@ -155,19 +155,17 @@ def parse_json_line(line: bytes, line_no: int):
     100,000-deep nesting is one bad row, and the rest of the file is still read."""
     if line_no == 1 and line.startswith(UTF8_BOM):  # written by Windows tools; not part of the row
         line = line[3:]
-    raw = line[:RAW_CHARS].decode("utf-8", "replace").rstrip("\n")
     try:
-        text = line.decode("utf-8")
+        return json.loads(line.decode("utf-8"))
     except UnicodeDecodeError as err:
-        return BadRow(f"invalid UTF-8 at byte {err.start} of line {line_no}", raw)
-    try:
-        return json.loads(text)
+        detail = f"invalid UTF-8 at byte {err.start} of line {line_no}"
     except json.JSONDecodeError as err:
-        return BadRow(f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})", raw)
+        detail = f"malformed JSON on line {line_no}: {err.msg} (column {err.colno})"
     except ValueError as err:  # e.g. an integer longer than Python converts
-        return BadRow(f"unreadable JSON on line {line_no}: {str(err).split(';')[0]}", raw)
+        detail = f"unreadable JSON on line {line_no}: {str(err).split(';')[0]}"
     except RecursionError:
-        return BadRow(f"unreadable JSON on line {line_no}: nested too deeply", raw)
+        detail = f"unreadable JSON on line {line_no}: nested too deeply"
+    return BadRow(detail, line[:RAW_CHARS].decode("utf-8", "replace").rstrip("\n"))
 
 
 def _head(path: str, size: int = 1 << 16) -> bytes:
