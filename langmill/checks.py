@@ -190,7 +190,8 @@ def strip_artifacts(source: str, target: str, config: dict) -> tuple[str, int, s
     return cleaned, removed, None
 
 
-def _identity_hits(text: str, words: list[str]) -> Counter:
+def identity_hits(text: str, words: list[str]) -> Counter:
+    """How often each of `words` occurs in `text` (case-insensitive, whole words)."""
     hits = Counter()
     for word in words:
         n = len(re.findall(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE))
@@ -282,7 +283,7 @@ def check_translation(source: str, target: str, lang: str, config: dict, lid) ->
     if artifact_failure:
         failures["prompt_artifact"] = artifact_failure
     words = (config["model_identity"]["words"] or []) if _on(config["model_identity"]) else []
-    extra = _identity_hits(cleaned, words) - _identity_hits(source, words)
+    extra = identity_hits(cleaned, words) - identity_hits(source, words)
     if extra:
         failures["model_identity"] = f"model_identity={', '.join(sorted(extra))}"
 

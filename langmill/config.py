@@ -201,6 +201,19 @@ def load_qc_config(override: dict | str | None = None) -> dict:
     return deep_merge(base, check_settings(over, qc_schema(), path or "qc config", base=base))
 
 
+# --- checks of generated instruction/answer pairs ----------------------------------------------------
+
+
+def load_synth_config(override: dict | str | None = None) -> dict:
+    """`configs/synth.yaml` with `override` (a dict, or the path of a YAML file) merged into it."""
+    base = packaged_yaml("synth.yaml")
+    if override is None:
+        return base
+    path = override if isinstance(override, str) else None
+    over = read_yaml(override) if path else override
+    return deep_merge(base, check_settings(over, Schema(base, SYNTH_RULES, {"refusal.phrases"}), path or "synth config", base=base))
+
+
 # --- what each setting may be (langmill.settings_schema) ---------------------------------------------
 # Known keys and types come from the defaults above, so a new setting is checked as soon as it has a
 # default. Here are the ranges defaults cannot say; a number without a rule must be >= 0, and one
@@ -221,6 +234,7 @@ QUALITY_RULES = {
     "fineweb_quality.max_dup_line_char_ratio": PROBABILITY,
 }
 QUALITY_FREE = {"gopher_repetition.max_top_ngram_char_frac", "gopher_repetition.max_dup_ngram_char_frac"}  # n-gram size -> fraction
+SYNTH_RULES = {"repetition.min_compression_ratio": PROBABILITY, "instruction.min_words": AT_LEAST_1}
 QC_RULES = {"non_alnum_share.max": PROBABILITY, "non_alnum_share.margin": PROBABILITY, "prompt_artifacts.patterns": REGEX}
 
 
