@@ -9,9 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from langmill.generators.magpie import SENTINEL, TemplateError, pre_query_template, tokenizer_render
+from langmill.generators.magpie import SENTINEL, TemplateError, next_user_prefix, pre_query_template, tokenizer_render, user_turn_end
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
+
+# family: where a user's message ends (the stop of a generated instruction), and the prompt of a
+# second user turn after one exchange.
+TURNS = {
+    "llama-3": ("<|eot_id|>", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nMikä on Saimaa?<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\nSuomen suurin järvi.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"),
+    "qwen2-chatml": ("<|im_end|>", "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nMikä on Saimaa?<|im_end|>\n"
+                     "<|im_start|>assistant\nSuomen suurin järvi.<|im_end|>\n<|im_start|>user\n"),
+    "gemma": ("<end_of_turn>", "<bos><start_of_turn>user\nMikä on Saimaa?<end_of_turn>\n<start_of_turn>model\nSuomen suurin järvi.<end_of_turn>\n"
+              "<start_of_turn>user\n"),
+    "mistral": ("[/INST]", "<s>[INST] Mikä on Saimaa? [/INST]Suomen suurin järvi.</s>[INST] "),
+}
 
 # family: (template file, special tokens, pre-query template without / with a system message)
 FAMILIES = {
@@ -47,6 +59,16 @@ def test_pre_query_template_of_each_family(tokenizer, family):
     # What the model is sent continues exactly where a user's message would start.
     full = render([{"role": "user", "content": SENTINEL}])
     assert full.startswith(plain)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_turn_end_and_the_next_user_turn(tokenizer, family):
+    name, tokens, _, _ = FAMILIES[family]
+    render = tokenizer_render(tokenizer, (TEMPLATES / name).read_text(), **tokens)
+    end, second_turn = TURNS[family]
+    assert user_turn_end(render) == end
+    exchange = [{"role": "user", "content": "Mikä on Saimaa?"}, {"role": "assistant", "content": "Suomen suurin järvi."}]
+    assert next_user_prefix(render, exchange) == second_turn
 
 
 def test_the_tiny_models_own_template(tokenizer):

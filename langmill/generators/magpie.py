@@ -42,6 +42,25 @@ def pre_query_template(render: Render, system: str | None = None) -> str:
     return prefix
 
 
+def next_user_prefix(render: Render, conversation: list[dict], system: str | None = None) -> str:
+    """The prompt for the next user turn of a multi-turn conversation: the conversation so far
+    (user/assistant messages) as the chat template shows it, up to where the next user message
+    would start."""
+    messages = ([{"role": "system", "content": system}] if system else []) + conversation
+    text = render(messages + [{"role": "user", "content": SENTINEL}])
+    if text.count(SENTINEL) != 1:
+        raise TemplateError("the model's chat template does not show the user's message once; pass --template-prefix")
+    return text[: text.index(SENTINEL)]
+
+
+def user_turn_end(render: Render) -> str:
+    """What the chat template writes right after a user's message (Llama-3 `<|eot_id|>`, ChatML
+    `<|im_end|>`, Gemma `<end_of_turn>`, Mistral ` [/INST]`): where a generated instruction must stop.
+    Empty when the template writes nothing there."""
+    text = render([{"role": "user", "content": SENTINEL}])
+    return text[text.index(SENTINEL) + len(SENTINEL):].strip()
+
+
 def tokenizer_render(tokenizer, chat_template: str | None = None, **variables) -> Render:
     """`render` for `pre_query_template` from a Hugging Face tokenizer (its own chat template, or
     `chat_template`); `variables` override template variables such as bos_token."""
