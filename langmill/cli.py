@@ -332,7 +332,7 @@ def _task_error(logs: str, err: Exception | None) -> str:
     where = f" (log: {task_logs[-1]})" if task_logs else ""
     if err is None:
         return f"the run did not finish; see {logs}"
-    message = str(err).replace("Server encountered unrecoverable error: ", "")
+    message = " ".join(str(err).replace("Server encountered unrecoverable error: ", "").split())  # one line
     return f"{message if message else err.__class__.__name__}{where}"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from langmill.generators.magpie import SENTINEL, TemplateError, next_user_prefix, pre_query_template, tokenizer_render, user_turn_end
+from langmill.generators.magpie import SENTINEL, TemplateError, next_user_prefix, pre_query_template, stop_for, tokenizer_render, user_turn_end
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "chat_templates"
 
@@ -88,3 +88,10 @@ def test_unusable_templates_are_one_clear_error(tokenizer):
         pre_query_template(tokenizer_render(tokenizer, "<s>hello"))
     with pytest.raises(TemplateError, match="drops the system message"):
         pre_query_template(tokenizer_render(tokenizer, "{% for m in messages if m['role'] == 'user' %}<u>{{ m['content'] }}{% endfor %}"), system="Ole lyhyt.")
+
+
+def test_instruction_stop_is_a_token_id_for_special_tokens_and_a_string_otherwise(tokenizer):
+    end = user_turn_end(tokenizer_render(tokenizer))
+    assert end == "<|end|>" and stop_for(tokenizer, end) == {"stop_token_ids": [tokenizer.convert_tokens_to_ids("<|end|>")]}
+    assert stop_for(tokenizer, "[/INST]") == {"stop": ["[/INST]"]}  # plain text in this vocabulary
+    assert stop_for(tokenizer, "") == {}

@@ -194,6 +194,8 @@ class LanguageFilter(CorpusFilter):
         return found
 
 
+# Sentences any language-ID model labels right; a damaged one does not.
+PROBES = {"en": "This is a sentence in English, written to check the model.", "de": "Das ist ein Satz in deutscher Sprache, um das Modell zu prüfen."}
 FASTTEXT_MAGIC = 793712314  # the int32 every fastText .bin/.ftz file starts with
 _LANGUAGE_LABEL = re.compile(r"__label__[a-z]{2,3}(?:[_-][A-Za-z]{4})?")  # __label__fi, __label__fin_Latn
 
@@ -216,9 +218,15 @@ def check_lid_model(path: str) -> None:
     if len(header) < 8 or struct.unpack("<i", header[:4])[0] != FASTTEXT_MAGIC:
         raise ConfigError(f"{path}: not a fastText language-ID model (not a fastText .bin/.ftz file)")
     try:
-        labels, _ = fasttext.load_model(path).predict("This is a sentence in English.", k=1)
+        model = fasttext.load_model(path)
+        labels = [model.predict(text, k=1)[0] for text in PROBES.values()]
     except (ValueError, RuntimeError, MemoryError) as err:  # truncated or damaged: fastText's own message
-        raise ConfigError(f"{path}: not a fastText language-ID model (damaged or truncated: {err})") from None
-    if not labels or not _LANGUAGE_LABEL.fullmatch(labels[0]):
-        label = labels[0] if labels else "nothing"
-        raise ConfigError(f"{path}: not a fastText language-ID model (its labels are like {label!r}, not languages)")
+        raise ConfigError(f"{path}: not a fastText language-ID model (damaged or truncated: {' '.join(str(err).split())})") from None
+    first = labels[0][0] if labels[0] else "nothing"
+    if not labels[0] or not _LANGUAGE_LABEL.fullmatch(first):
+        raise ConfigError(f"{path}: not a fastText language-ID model (its labels are like {first!r}, not languages)")
+    # A cut-off file can load without an error (fastText reads past its end) and then says nonsense.
+    wrong = [f"{lang}->{canonical_lang(got[0]) if got else 'nothing'}" for (lang, _), got in zip(PROBES.items(), labels)
+             if not got or canonical_lang(got[0]) != lang]
+    if wrong:
+        raise ConfigError(f"{path}: not a fastText language-ID model (damaged or truncated: it labels plain sentences wrongly: {', '.join(wrong)})")

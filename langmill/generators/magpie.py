@@ -61,6 +61,16 @@ def user_turn_end(render: Render) -> str:
     return text[text.index(SENTINEL) + len(SENTINEL):].strip()
 
 
+def stop_for(tokenizer, turn_end: str) -> dict:
+    """How a generated instruction is stopped at `turn_end`: a special token must be named by id
+    (`stop_token_ids`: vLLM skips special tokens in the text it matches `stop` against), plain
+    text by string (`stop`)."""
+    ids = tokenizer.encode(turn_end, add_special_tokens=False) if turn_end else []
+    if len(ids) == 1 and ids[0] in set(tokenizer.all_special_ids):
+        return {"stop_token_ids": ids}
+    return {"stop": [turn_end]} if turn_end else {}
+
+
 def tokenizer_render(tokenizer, chat_template: str | None = None, **variables) -> Render:
     """`render` for `pre_query_template` from a Hugging Face tokenizer (its own chat template, or
     `chat_template`); `variables` override template variables such as bos_token."""
