@@ -225,7 +225,9 @@ class _OpenAIServer(_QuietStartMixin, InferenceServer):
     async def _make_request(self, payload: dict) -> dict:
         import httpx
 
-        path = "/chat/completions" if self.config.use_chat else "/completions"
+        # The payload says which endpoint it is for: Magpie sends a raw completion (the pre-query
+        # template) and a chat request for the same row.
+        path = "/chat/completions" if "messages" in payload else "/completions"
         if self.max_model_len and payload.get("max_tokens", 0) > self.max_model_len // 2:
             # vLLM refuses max_tokens > the context; the prompt holds the source, so half of it is
             # the most a translation can use.
