@@ -240,7 +240,7 @@ class _OpenAIServer(_QuietStartMixin, InferenceServer):
             raise ConnectionError(f"{err.__class__.__name__}: {err}") from err
         status = response.status_code
         if status == 200:
-            return response.json()
+            return _as_configured(response.json(), self.config.use_chat)
         body = response.text[:300]
         if status in (401, 403):
             raise self._refused(status)
@@ -256,6 +256,17 @@ class _OpenAIServer(_QuietStartMixin, InferenceServer):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _as_configured(response: dict, use_chat: bool) -> dict:
+    """datatrove reads every answer as the run's configured kind (chat `message.content` or
+    completion `text`); an answer of the other kind gets that field too."""
+    for choice in response.get("choices", []):
+        if use_chat and "message" not in choice:
+            choice["message"] = {"role": "assistant", "content": choice.get("text") or ""}
+        elif not use_chat and "text" not in choice:
+            choice["text"] = (choice.get("message") or {}).get("content") or ""
+    return response
 
 
 class VLLMServerProcess(_OpenAIServer):

@@ -11,7 +11,10 @@ system messages (Gemma) is one clear error, not a silently English run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable
+
+from langmill.checks import Failure
 
 SENTINEL = "LangmillPreQuerySentinel7f3a"
 
@@ -81,3 +84,85 @@ def tokenizer_render(tokenizer, chat_template: str | None = None, **variables) -
         return tokenizer.apply_chat_template(messages, chat_template=chat_template, tokenize=False, add_generation_prompt=False, **variables)
 
     return render
+
+
+# --- the rollout: one row is one generated conversation ------------------------------------------
+
+
+@dataclass
+class MagpieSettings:
+    """What one Magpie run generates (TRL-style config dataclass).
+
+    pre_query: the prompt of the first instruction (`pre_query_template`, or --template-prefix).
+    stop: how an instruction is stopped at the end of the user's turn (`stop_for`).
+    model: the model folder or Hub id whose tokenizer renders later turns (turns > 1).
+    """
+
+    lang: str
+    pre_query: str
+    stop: dict = field(default_factory=dict)
+    model: str | None = None
+    system: str | None = None
+    turns: int = 1
+    seed: int = 0
+    instruction: dict = field(default_factory=lambda: {"temperature": 1.0, "top_p": 1.0, "max_tokens": 256})
+    answer: dict = field(default_factory=lambda: {"temperature": 0.7, "top_p": 0.95, "max_tokens": 1024})
+    checks: dict = field(default_factory=dict)  # langmill.config.load_synth_config(); empty: the defaults
+
+    def request_seed(self, slot: int, turn: int, step: int) -> int:
+        """One seed per request, so that identical prompts still give different rows (and a rerun the same)."""
+        return self.seed + (slot * max(self.turns, 1) + turn) * 2 + step
+
+
+class MagpieGenerator:
+    """The rollout of `GenerationRunner` for Magpie: for document `magpie-<slot>`, per turn, a raw
+    completion of the pre-query template writes the instruction, then a chat request answers it;
+    every turn's pair is checked (`langmill.synth_checks`) and the first failure excludes the row."""
+
+    def __init__(self, settings: MagpieSettings):
+        self.settings = settings
+        self._lid = self._render = None
+
+    def __getstate__(self):  # loaded again in each worker: fastText models and tokenizers do not pickle
+        return {**self.__dict__, "_lid": None, "_render": None}
+
+    @property
+    def lid(self):
+        if self._lid is None:
+            from langmill.filters.lid import LanguageFilter
+
+            self._lid = LanguageFilter(self.settings.lang)
+        return self._lid
+
+    def render(self, conversation: list[dict]) -> str:
+        if self._render is None:
+            from transformers import AutoTokenizer
+
+            self._render = tokenizer_render(AutoTokenizer.from_pretrained(self.settings.model))
+        return next_user_prefix(self._render, conversation, self.settings.system)
+
+    async def rollout(self, document, generate) -> dict:
+        from langmill.config import load_synth_config
+        from langmill.synth_checks import check_pair
+
+        s = self.settings
+        slot = int(document.metadata["slot"])
+        checks = s.checks or load_synth_config()
+        system = [{"role": "system", "content": s.system}] if s.system else []
+        conversation: list[dict] = []
+        for turn in range(s.turns):
+            prompt = s.pre_query if turn == 0 else self.render(conversation)
+            asked = await generate({"prompt": prompt, **s.instruction, **s.stop, "seed": s.request_seed(slot, turn, 0),
+                                    "add_special_tokens": False})  # the template holds its own BOS
+            instruction = asked.text.strip()
+            answered = await generate({"messages": system + conversation + [{"role": "user", "content": instruction}],
+                                       **s.answer, "seed": s.request_seed(slot, turn, 1)})
+            answer = answered.text.strip()
+            failures = check_pair(instruction, answer, s.lang, checks, self.lid, answered.finish_reason)
+            if asked.finish_reason == "length":
+                failures.insert(0, Failure("truncated", "instruction stopped at max_tokens"))
+            conversation += [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}]
+            if failures:
+                return {"status": "excluded", "reason": failures[0].reason, "turn": turn,
+                        "detail": "; ".join(f"turn {turn + 1}: {f.detail}" for f in failures), "messages": system + conversation}
+        return {"status": "kept", "messages": system + conversation}
