@@ -405,5 +405,110 @@ def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, 
     _finish(run, executor, started)
 
 
+@main.command(context_settings={"show_default": True})
+@click.option("--lang", help="Language of the conversations (ISO 639-1 such as eu, or 639-3).")
+@click.option("--model", help="An instruct model: a local folder or a Hub id (vLLM started by langmill), or the name an --endpoint-url serves.")
+@click.option("--n", "n", type=click.IntRange(min=1), help="Conversations to generate (kept + excluded).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html, logs/ (rerun to resume).")
+@click.option("--system", help="A system message, in the target language: Magpie's lever to steer the language of what the model writes.")
+@click.option("--turns", type=click.IntRange(min=1), default=1, help="User/assistant exchanges per conversation.")
+@click.option("--template-prefix", help="The text before a user's message, instead of the one rendered from the model's chat template.")
+@click.option("--tokenizer", help="Where the model's tokenizer (its chat template) is. [default: --model]")
+@click.option("--seed", type=int, default=0, help="Seed of the first request; every request has its own.")
+@click.option("--instruction-temperature", type=click.FloatRange(min=0), default=1.0)
+@click.option("--instruction-top-p", type=click.FloatRange(0, 1), default=1.0)
+@click.option("--instruction-max-tokens", type=click.IntRange(min=1), default=256)
+@click.option("--answer-temperature", type=click.FloatRange(min=0), default=0.7)
+@click.option("--answer-top-p", type=click.FloatRange(0, 1), default=0.95)
+@click.option("--answer-max-tokens", type=click.IntRange(min=1), default=1024)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML overriding the checks of langmill/configs/synth.yaml.")
+@click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM.")
+@click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored).")
+@click.option("--tensor-parallel", type=click.IntRange(min=1), default=1, help="vLLM --tensor-parallel-size.")
+@click.option("--max-model-len", type=click.IntRange(min=16), help="vLLM --max-model-len (context length).")
+@click.option("--dtype", help="vLLM --dtype.")
+@click.option("--vllm-arg", "vllm_args", multiple=True, help="Another vLLM server flag, verbatim; repeat for more.")
+@click.option("--trust-remote-code", is_flag=True, help="Let vLLM and the tokenizer run Python code from the model repository. Off unless you pass it.")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task.")
+@click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the conversations are split into (slot k to task k % tasks).")
+@_run_options
+def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed, instruction_temperature, instruction_top_p,
+           instruction_max_tokens, answer_temperature, answer_top_p, answer_max_tokens, config_path, endpoint_url, api_key_env,
+           tensor_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, tasks, workers, executor,
+           executor_config, overwrite, verbose):
+    """Instruction/answer conversations an instruct model writes itself, in the target language (Magpie).
+
+    The model is sent its own chat template up to where a user's message starts (rendered from its
+    tokenizer's chat template, or --template-prefix) as a raw completion: it writes the user's
+    instruction itself; a chat request then answers it. Every pair is checked: language of the
+    instruction and the answer, instruction shape (too short/long, a fragment, a template
+    leftover), refusals, model-identity words, repetition, truncation. Kept conversations go to
+    OUT/data/ (`messages`, ready for langmill translate --parallel and for training), every other
+    one to OUT/excluded/ with its reason. A killed run resumes when you rerun the same command.
+
+    \b
+    Example:
+      langmill magpie --lang eu --model meta-llama/Llama-3.1-8B-Instruct --n 10000 --out magpie-eu \\
+        --system "Euskaraz erantzuten duen laguntzaile bat zara."
+    """
+    from langmill.config import ConfigError, load_synth_config, read_yaml
+    from langmill.languages import canonical_lang
+
+    for value, flag in ((lang, "--lang"), (model, "--model"), (n, "--n"), (out, "--out")):
+        if not value:
+            _fail(f"{flag} is required")
+    lang = canonical_lang(lang)
+    try:
+        checks = load_synth_config(config_path)
+        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
+    except ConfigError as err:
+        _fail(str(err))
+    _check_language(lang, None, "--lang")
+
+    from langmill.generators.engine import EngineConfig, vllm_installed
+    from langmill.generators.magpie import MagpieSettings, TemplateError, pre_query_template, stop_for, tokenizer_render, user_turn_end
+    from langmill.pipelines.magpie import MagpieJob, run_magpie
+
+    if endpoint_url is None and not vllm_installed():
+        _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
+    source = tokenizer or model
+    stop: dict = {}
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except Exception as err:  # noqa: BLE001 - no tokenizer where it was looked for
+        if not template_prefix:
+            _fail(f"{source}: no tokenizer found ({err.__class__.__name__}); pass --tokenizer FOLDER or --template-prefix")
+        tok = None
+    try:
+        if tok is not None:
+            render = tokenizer_render(tok)
+            stop = stop_for(tok, user_turn_end(render))
+        pre_query = template_prefix or pre_query_template(render, system)
+        if turns > 1 and tok is None:
+            _fail("--turns > 1 needs the model's tokenizer (its chat template): pass --tokenizer")
+    except TemplateError as err:
+        _fail(str(err))
+    settings = MagpieSettings(
+        lang=lang, pre_query=pre_query, stop=stop, model=source, system=system, turns=turns, seed=seed, checks=checks,
+        instruction={"temperature": instruction_temperature, "top_p": instruction_top_p, "max_tokens": instruction_max_tokens},
+        answer={"temperature": answer_temperature, "top_p": answer_top_p, "max_tokens": answer_max_tokens},
+    )
+    engine = EngineConfig(model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
+                          max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args), trust_remote_code=trust_remote_code,
+                          max_concurrent=max_concurrent)
+    job = MagpieJob(n=n, out=out, settings=settings, engine=engine, tasks=tasks, workers=workers, executor=executor,
+                    executor_options=executor_options, verbose=verbose)
+    fingerprint = {"command": "magpie", "files": [], "settings": settings.__dict__, "n": n, "tasks": tasks, "model": model,
+                   "endpoint_url": endpoint_url}
+    run = _start(out, fingerprint, overwrite)
+    where = endpoint_url or f"vLLM started per task ({model})"
+    click.echo(f"langmill magpie: {n:,} conversations -> {job.out} (lang={lang}, turns={turns}, {where})", err=True)
+    started = time.monotonic()
+    _run_job(run_magpie, job, executor)
+    _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} conversations kept")
+
+
 if __name__ == "__main__":
     main()

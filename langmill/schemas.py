@@ -101,3 +101,20 @@ QC_PREFERENCE = _qc_kept(TRANSLATED_PREFERENCE)
 
 # A row qc dropped: the row as read (JSON) and where it was read (FILE:LINE of qc's input).
 QC_EXCLUDED = pa.schema([f for f in TRANSLATED_EXCLUDED if f.name not in ("source_format", "translation")])
+
+# A generated SFT row (langmill magpie, langmill synth): what `translate` and training read.
+SYNTH_SFT = pa.schema(
+    [
+        ("id", pa.string()),
+        ("messages", MESSAGES),
+        ("lang", pa.string()),
+        ("source", pa.string()),  # "magpie", or the source document's id (grounded synthesis)
+        ("model", pa.string()),
+        ("generation", pa.string()),  # the generation settings, as JSON
+    ]
+)
+
+# A generated row that was dropped: the conversation so far (JSON), and why.
+SYNTH_EXCLUDED = pa.schema(
+    [(name, pa.string()) for name in ("id", "reason", "detail", "messages", "lang", "source", "model")]
+)

@@ -44,3 +44,40 @@ def test_magpie_rollout_sends_completion_and_chat_requests(tmp_path, server, mon
     assert set(excluded["reason"]) <= {"truncated", "instruction_shape", "lid", "refusal", "model_identity", "repetition"}
     assert all(d.startswith("turn 1: ") for d in excluded["detail"])
     assert runner.throughput.output_tokens > 0 and runner.throughput.last_answer is not None
+
+
+def test_magpie_command_end_to_end_and_rerun(tmp_path, server):
+    from conftest import run_langmill
+
+    out = tmp_path / "magpie-fi"
+    args = ["magpie", "--lang", "fi", "--model", server["model"], "--n", "5", "--out", out, "--endpoint-url", server["url"],
+            "--api-key-env", API_KEY_ENV, "--system", "Vastaa aina suomeksi.", "--instruction-max-tokens", "12", "--answer-max-tokens", "12"]
+    r = run_langmill(*args, env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    kept = pl.read_parquet(out / "data" / "*.parquet")
+    excluded = pl.read_parquet(out / "excluded" / "*.parquet")
+    import json
+
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["rows_in"] == 5 == kept.height + excluded.height and stats["rows_in_equals_kept_plus_excluded"]
+    assert sorted(kept["id"].to_list() + excluded["id"].to_list()) == [f"magpie-{k:08d}" for k in range(5)]
+    assert set(excluded["reason"]) <= set(stats["excluded_by_reason"]) and excluded["detail"].str.starts_with("turn 1: ").all()
+    # The conversation so far is kept with the excluded row: system message first.
+    assert all(json.loads(m)[0] == {"role": "system", "content": "Vastaa aina suomeksi."} for m in excluded["messages"] if m)
+    again = run_langmill(*args, env={API_KEY_ENV: API_KEY})
+    assert again.returncode == 0 and "Resuming" in again.stderr and "already done" in again.stderr
+
+
+def test_magpie_refuses_a_system_message_the_template_cannot_take(tmp_path, server):
+    from conftest import REPO, run_langmill
+
+    gemma = tmp_path / "gemma-tokenizer"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(server["model"])
+    tok.chat_template = (REPO / "tests" / "fixtures" / "chat_templates" / "gemma-it.jinja").read_text()
+    tok.save_pretrained(gemma)
+    r = run_langmill("magpie", "--lang", "fi", "--model", server["model"], "--tokenizer", gemma, "--n", "2", "--out", tmp_path / "o",
+                     "--endpoint-url", server["url"], "--system", "Vastaa suomeksi.")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("langmill: error: the model's chat template takes no system message")
+    assert not (tmp_path / "o").exists()

@@ -142,6 +142,8 @@ class MagpieGenerator:
         return next_user_prefix(self._render, conversation, self.settings.system)
 
     async def rollout(self, document, generate) -> dict:
+        from datatrove.pipeline.inference.types import InferenceError
+
         from langmill.config import load_synth_config
         from langmill.synth_checks import check_pair
 
@@ -152,11 +154,15 @@ class MagpieGenerator:
         conversation: list[dict] = []
         for turn in range(s.turns):
             prompt = s.pre_query if turn == 0 else self.render(conversation)
-            asked = await generate({"prompt": prompt, **s.instruction, **s.stop, "seed": s.request_seed(slot, turn, 0),
-                                    "add_special_tokens": False})  # the template holds its own BOS
-            instruction = asked.text.strip()
-            answered = await generate({"messages": system + conversation + [{"role": "user", "content": instruction}],
-                                       **s.answer, "seed": s.request_seed(slot, turn, 1)})
+            try:
+                asked = await generate({"prompt": prompt, **s.instruction, **s.stop, "seed": s.request_seed(slot, turn, 0),
+                                        "add_special_tokens": False})  # the template holds its own BOS
+                instruction = asked.text.strip()
+                answered = await generate({"messages": system + conversation + [{"role": "user", "content": instruction}],
+                                           **s.answer, "seed": s.request_seed(slot, turn, 1)})
+            except InferenceError as err:  # a request the server refuses fails the row, not the run
+                detail = " ".join(str(err.error).split())[:300]
+                return {"status": "excluded", "reason": "generation_error", "detail": f"turn {turn + 1}: {detail}", "messages": system + conversation}
             answer = answered.text.strip()
             failures = check_pair(instruction, answer, s.lang, checks, self.lid, answered.finish_reason)
             if asked.finish_reason == "length":
