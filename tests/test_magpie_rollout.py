@@ -60,6 +60,9 @@ def test_magpie_command_end_to_end_and_rerun(tmp_path, server):
 
     stats = json.loads((out / "stats.json").read_text())
     assert stats["rows_in"] == 5 == kept.height + excluded.height and stats["rows_in_equals_kept_plus_excluded"]
+    assert stats["requests_sent"] >= 10 and stats["output_tokens"] > 0  # a completion and a chat request per row
+    assert sum(stats["instruction_words"]["histogram"].values()) == sum(len([m for m in ms if m["role"] == "user"]) for ms in kept["messages"].to_list())
+    assert "Words per kept instruction" in (out / "report.html").read_text()
     assert sorted(kept["id"].to_list() + excluded["id"].to_list()) == [f"magpie-{k:08d}" for k in range(5)]
     assert set(excluded["reason"]) <= set(stats["excluded_by_reason"]) and excluded["detail"].str.starts_with("turn 1: ").all()
     # The conversation so far is kept with the excluded row: system message first.

@@ -18,13 +18,16 @@ import json
 import os
 from dataclasses import dataclass
 
+import pyarrow.parquet as pq
+
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
 from langmill import schemas
 from langmill.generators.engine import EngineConfig, GenerationRunner
 from langmill.generators.magpie import MagpieGenerator, MagpieSettings
-from langmill.run import WriteReport
+from langmill.report import bars
+from langmill.run import Accounting, RunFolder, StageReport, WriteReport, shard_files, step_stats
 from langmill.shards import RowShards
 from langmill.synth_checks import SYNTH_REASONS
 
@@ -78,6 +81,47 @@ def magpie_rows(job_info: dict, document: Document) -> list[tuple[str, dict]]:
                           "messages": json.dumps(messages, ensure_ascii=False) if messages else None})]
 
 
+WORD_BINS = [0, 5, 10, 20, 50, 100, 200, 500]
+
+
+def _words(messages: list[dict], role: str) -> list[int]:
+    return [len(m["content"].split()) for m in messages if m["role"] == role]
+
+
+def magpie_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
+    """Lengths of the kept instructions and answers, and the generation's requests and throughput."""
+    instructions, answers = [], []
+    for path in shard_files(run.data):
+        for messages in pq.read_table(path, columns=["messages"]).column("messages").to_pylist():
+            instructions += _words(messages, "user")
+            answers += _words(messages, "assistant")
+
+    def histogram(values: list[int]) -> list[tuple[str, int]]:
+        edges = WORD_BINS + [float("inf")]
+        return [(f"{lo}–{hi - 1}" if hi != float("inf") else f"≥ {lo}", sum(lo <= v < hi for v in values)) for lo, hi in zip(edges, edges[1:])]
+
+    def median(values: list[int]) -> int | None:
+        return sorted(values)[len(values) // 2] if values else None
+
+    generation = step_stats(steps["generate"], "Generation")
+    seconds = generation.get("requests_wall_s", 0)
+    output_tokens = int(generation.get("completion_tokens", 0))
+    stats = {
+        "instruction_words": {"median": median(instructions), "histogram": dict(histogram(instructions))},
+        "answer_words": {"median": median(answers), "histogram": dict(histogram(answers))},
+        "requests_sent": int(generation.get("successful_requests", 0)),
+        "output_tokens": output_tokens,
+        "output_tokens_per_s": round(output_tokens / seconds, 1) if seconds else None,
+    }
+    summary = [
+        ["median words: instruction / answer", f"{stats['instruction_words']['median'] or '-'} / {stats['answer_words']['median'] or '-'}"],
+        ["requests sent (this run; cached ones not counted)", stats["requests_sent"]],
+        ["output tokens / s (first request to last answer)", stats["output_tokens_per_s"] or "-"],
+    ]
+    sections = [("Words per kept instruction", bars(histogram(instructions))), ("Words per kept answer", bars(histogram(answers)))]
+    return StageReport(stats, summary, sections)
+
+
 def job_info(job: MagpieJob) -> dict:
     s = job.settings
     generation = {"system": s.system, "turns": s.turns, "seed": s.seed, "instruction": s.instruction, "answer": s.answer}
@@ -100,7 +144,7 @@ def build_executors(job: MagpieJob) -> list[tuple[str, object]]:
                          checkpoints_local_dir=os.path.join(logs, "generate", "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK),
     ]
     report = WriteReport(job.out, "magpie", REASONS, STAGES[:1], f"langmill magpie report — {job.settings.lang}", info,
-                         schemas={"data": schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED})
+                         extra=magpie_report, schemas={"data": schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED})
     executors = []
     for stage, pipeline, tasks in (("generate", generate, job.tasks), ("report", [report], 1)):
         executors.append(make_executor(
