@@ -51,6 +51,23 @@ def _check_language(lang: str, lid_model: str | None, option: str) -> None:
         _fail(error)
 
 
+def _engine_options(command):
+    """The options of generating commands (translate, magpie) that say where requests go."""
+    for option in reversed((
+        click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored)."),
+        click.option("--tensor-parallel", type=click.IntRange(min=1), default=1, help="vLLM --tensor-parallel-size (GPUs per model replica)."),
+        click.option("--data-parallel", type=click.IntRange(min=1), default=1, help="vLLM --data-parallel-size (model replicas per server)."),
+        click.option("--max-model-len", type=click.IntRange(min=16), help="vLLM --max-model-len (context length)."),
+        click.option("--dtype", help="vLLM --dtype (auto, bfloat16, float16, float32)."),
+        click.option("--vllm-arg", "vllm_args", multiple=True, help="Another vLLM server flag, verbatim; repeat for more (e.g. --vllm-arg=--enforce-eager)."),
+        click.option("--trust-remote-code", is_flag=True, help="Let vLLM (and the tokenizer) run Python code from the model repository. Off unless you pass it."),
+        click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task."),
+    )):
+        command = option(command)
+    return command
+
+
 def _run_options(command):
     """The options of row commands (translate, qc) that say where and how their tasks run."""
     for option in reversed((
@@ -189,15 +206,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--prompt-file", type=click.Path(dir_okay=False), help="YAML replacing sections of the packaged prompts (langmill/generators/prompts/translate.yaml).")
 @click.option("--fewshot-examples", type=click.Path(dir_okay=False), help="JSONL of {source_lang, lang, source, target} examples for --prompt fewshot. [default: the packaged translate_examples.jsonl]")
 @click.option("--parallel", is_flag=True, help="Also write each kept row in the source language to data/, so the output is a parallel bilingual set.")
-@click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored).")
-@click.option("--tensor-parallel", type=click.IntRange(min=1), default=1, help="vLLM --tensor-parallel-size (GPUs per model replica).")
-@click.option("--data-parallel", type=click.IntRange(min=1), default=1, help="vLLM --data-parallel-size (model replicas per server).")
-@click.option("--max-model-len", type=click.IntRange(min=16), help="vLLM --max-model-len (context length).")
-@click.option("--dtype", help="vLLM --dtype (auto, bfloat16, float16, float32).")
-@click.option("--vllm-arg", "vllm_args", multiple=True, help="Another vLLM server flag, verbatim; repeat for more (e.g. --vllm-arg=--enforce-eager).")
-@click.option("--trust-remote-code", is_flag=True, help="Let vLLM run Python code from the model repository. Off unless you pass it.")
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task.")
+@_engine_options
 @click.option("--max-tokens", type=click.IntRange(min=1), default=2048, help="Upper bound of tokens generated for one segment (each segment gets a budget from its length).")
 @click.option("--temperature", type=float, default=0.0, help="Sampling temperature of the first attempt (0 = greedy).")
 @click.option("--retry-temperature", type=float, default=0.7, help="Temperature of retries; each retry has its own seed.")
@@ -422,19 +431,12 @@ def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, 
 @click.option("--answer-top-p", type=click.FloatRange(0, 1), default=0.95)
 @click.option("--answer-max-tokens", type=click.IntRange(min=1), default=1024)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML overriding the checks of langmill/configs/synth.yaml.")
-@click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM.")
-@click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored).")
-@click.option("--tensor-parallel", type=click.IntRange(min=1), default=1, help="vLLM --tensor-parallel-size.")
-@click.option("--max-model-len", type=click.IntRange(min=16), help="vLLM --max-model-len (context length).")
-@click.option("--dtype", help="vLLM --dtype.")
-@click.option("--vllm-arg", "vllm_args", multiple=True, help="Another vLLM server flag, verbatim; repeat for more.")
-@click.option("--trust-remote-code", is_flag=True, help="Let vLLM and the tokenizer run Python code from the model repository. Off unless you pass it.")
-@click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task.")
+@_engine_options
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the conversations are split into (slot k to task k % tasks).")
 @_run_options
 def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed, instruction_temperature, instruction_top_p,
            instruction_max_tokens, answer_temperature, answer_top_p, answer_max_tokens, config_path, endpoint_url, api_key_env,
-           tensor_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, tasks, workers, executor,
+           tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, tasks, workers, executor,
            executor_config, overwrite, verbose):
     """Instruction/answer conversations an instruct model writes itself, in the target language (Magpie).
 
@@ -496,7 +498,7 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
         answer={"temperature": answer_temperature, "top_p": answer_top_p, "max_tokens": answer_max_tokens},
     )
     engine = EngineConfig(model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
-                          max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args), trust_remote_code=trust_remote_code,
+                          data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args), trust_remote_code=trust_remote_code,
                           max_concurrent=max_concurrent)
     job = MagpieJob(n=n, out=out, settings=settings, engine=engine, tasks=tasks, workers=workers, executor=executor,
                     executor_options=executor_options, verbose=verbose)

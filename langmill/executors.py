@@ -146,6 +146,19 @@ def make_executor(kind: str, pipeline: list, *, stage: str, tasks: int, workers:
     raise ValueError(f"unknown executor {kind!r} (local, slurm, ray)")
 
 
+def chained_executors(job, stages: list[tuple[str, list, int]]) -> list[tuple[str, object]]:
+    """(stage, executor) for every (stage, pipeline, tasks) of a row command (translate, qc, magpie),
+    each depending on the one before; `job` gives executor, workers, executor_options, verbose and
+    out (the logs of stage S go to OUT/logs/S)."""
+    executors: list = []
+    for stage, pipeline, tasks in stages:
+        executors.append(make_executor(
+            job.executor, pipeline, stage=stage, tasks=tasks, workers=min(job.workers, tasks), logging_dir=os.path.join(job.out, "logs", stage),
+            depends=executors[-1] if executors else None, options=job.executor_options, verbose=job.verbose,
+        ))
+    return [(stage, executor) for (stage, _, _), executor in zip(stages, executors)]
+
+
 def _quiet_ray() -> None:
     """Start Ray (or join the cluster RAY_ADDRESS names) without forwarding every worker's log lines
     to this terminal; they stay in Ray's session logs and datatrove's task logs."""

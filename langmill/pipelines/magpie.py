@@ -132,7 +132,7 @@ def job_info(job: MagpieJob) -> dict:
 def build_executors(job: MagpieJob) -> list[tuple[str, object]]:
     from functools import partial
 
-    from langmill.executors import make_executor
+    from langmill.executors import chained_executors
 
     logs = os.path.join(job.out, "logs")
     info = job_info(job)
@@ -145,13 +145,7 @@ def build_executors(job: MagpieJob) -> list[tuple[str, object]]:
     ]
     report = WriteReport(job.out, "magpie", REASONS, STAGES[:1], f"langmill magpie report — {job.settings.lang}", info,
                          extra=magpie_report, schemas={"data": schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED})
-    executors = []
-    for stage, pipeline, tasks in (("generate", generate, job.tasks), ("report", [report], 1)):
-        executors.append(make_executor(
-            job.executor, pipeline, stage=stage, tasks=tasks, workers=min(job.workers, tasks), logging_dir=os.path.join(logs, stage),
-            depends=executors[-1] if executors else None, options=job.executor_options, verbose=job.verbose,
-        ))
-    return list(zip(STAGES, executors))
+    return chained_executors(job, [("generate", generate, job.tasks), ("report", [report], 1)])
 
 
 def run_magpie(job: MagpieJob) -> None:

@@ -224,9 +224,8 @@ def job_info(job: QCJob) -> dict:
 
 
 def build_executors(job: QCJob) -> list[tuple[str, object]]:
-    from langmill.executors import make_executor
+    from langmill.executors import chained_executors
 
-    logs = os.path.join(job.out, "logs")
     check = [
         RowReader(job.files),
         CheckTranslations(job.lang, job.config, shard_names(job.files), job.kind),
@@ -235,13 +234,7 @@ def build_executors(job: QCJob) -> list[tuple[str, object]]:
     ]
     report = WriteReport(job.out, "qc", QC_REASONS, STAGES[:1], f"langmill qc report (→ {job.lang})", job_info(job), extra=qc_report,
                          schemas={"data": kept_schema(job.kind), "excluded": schemas.QC_EXCLUDED})
-    executors = []
-    for stage, pipeline, tasks in (("check", check, job.tasks), ("report", [report], 1)):
-        executors.append(make_executor(
-            job.executor, pipeline, stage=stage, tasks=tasks, workers=min(job.workers, tasks), logging_dir=os.path.join(logs, stage),
-            depends=executors[-1] if executors else None, options=job.executor_options, verbose=job.verbose,
-        ))
-    return list(zip(STAGES, executors))
+    return chained_executors(job, [("check", check, job.tasks), ("report", [report], 1)])
 
 
 def run_qc(job: QCJob) -> None:

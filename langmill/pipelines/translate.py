@@ -175,21 +175,13 @@ def job_info(job: TranslateJob) -> dict:
 
 
 def build_executors(job: TranslateJob) -> list[tuple[str, object]]:
-    from langmill.executors import make_executor
+    from langmill.executors import chained_executors
 
     report = WriteReport(job.out, "translate", TRANSLATE_REASONS, STAGES[:1],
                          f"langmill translate report ({job.settings.source_lang} → {job.settings.lang})", job_info(job),
                          extra=translate_report, not_kept=source_rows,
                          schemas={"data": data_schema(job), "excluded": schemas.TRANSLATED_EXCLUDED})
-    translate = make_executor(
-        job.executor, translate_pipeline(job), stage="translate", tasks=job.tasks, workers=job.workers,
-        logging_dir=os.path.join(job.logs, "translate"), options=job.executor_options, verbose=job.verbose,
-    )
-    report_executor = make_executor(
-        job.executor, [report], stage="report", tasks=1, workers=1,
-        logging_dir=os.path.join(job.logs, "report"), depends=translate, options=job.executor_options, verbose=job.verbose,
-    )
-    return [("translate", translate), ("report", report_executor)]
+    return chained_executors(job, [("translate", translate_pipeline(job), job.tasks), ("report", [report], 1)])
 
 
 def run_translate(job: TranslateJob) -> None:
