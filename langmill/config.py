@@ -211,7 +211,7 @@ def load_synth_config(override: dict | str | None = None) -> dict:
         return base
     path = override if isinstance(override, str) else None
     over = read_yaml(override) if path else override
-    return deep_merge(base, check_settings(over, Schema(base, SYNTH_RULES, {"refusal.phrases"}), path or "synth config", base=base))
+    return deep_merge(base, check_settings(over, Schema(base, SYNTH_RULES, {"refusal.phrases", "context_reference.phrases"}, (_dedup_bands_fit,)), path or "synth config", base=base))
 
 
 # --- what each setting may be (langmill.settings_schema) ---------------------------------------------
@@ -234,7 +234,9 @@ QUALITY_RULES = {
     "fineweb_quality.max_dup_line_char_ratio": PROBABILITY,
 }
 QUALITY_FREE = {"gopher_repetition.max_top_ngram_char_frac", "gopher_repetition.max_dup_ngram_char_frac"}  # n-gram size -> fraction
-SYNTH_RULES = {"repetition.min_compression_ratio": PROBABILITY, "instruction.min_words": AT_LEAST_1}
+SYNTH_RULES = {"repetition.min_compression_ratio": PROBABILITY, "instruction.min_words": AT_LEAST_1, "support.min_overlap": PROBABILITY,
+               "dedup.ngram": AT_LEAST_1, "dedup.num_perm": AT_LEAST_1, "dedup.bands": AT_LEAST_1, "dedup.rows": AT_LEAST_1,
+               "support.prefix_chars": AT_LEAST_1}
 QC_RULES = {"non_alnum_share.max": PROBABILITY, "non_alnum_share.margin": PROBABILITY, "prompt_artifacts.patterns": REGEX}
 
 

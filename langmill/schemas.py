@@ -110,6 +110,7 @@ SYNTH_SFT = pa.schema(
         ("lang", pa.string()),
         ("source", pa.string()),  # "magpie", or the source document's id (grounded synthesis)
         ("model", pa.string()),
+        ("task", pa.string()),  # the task type asked for (grounded synthesis: qa, summarize, ...); null for Magpie
         ("generation", pa.string()),  # the generation settings, as JSON
     ]
 )

@@ -90,7 +90,8 @@ def server(tiny_model, tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--host", "127.0.0.1",
          "--port", str(port), "--api-key", API_KEY, "--max-model-len", "2048", "--enforce-eager",
-         "--kv-cache-memory-bytes", "268435456", "--no-enable-chunked-prefill"],  # see EngineConfig.vllm_command
+         "--kv-cache-memory-bytes", "268435456", "--no-enable-chunked-prefill",  # see EngineConfig.vllm_command
+         "--structured-outputs-config.backend", "guidance"],  # as langmill synth starts it
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -13,6 +13,7 @@ same choices.
 """
 
 import glob
+import json
 import os
 
 import numpy as np
@@ -194,3 +195,101 @@ class ApplyDedup(PipelineStep):
         self.stat_update("dropped", value=outputs["excluded"].rows)
         return
         yield
+
+
+# --- generated instructions (langmill magpie, langmill synth) ---------------------------------------------
+
+
+def first_instruction(messages: list[dict] | None) -> str:
+    """The first user message of a conversation: what makes a generated row new or not."""
+    return next((m["content"] or "" for m in messages or [] if m["role"] == "user"), "")
+
+
+CLUSTERS_FILE = "dedup_clusters.json"
+
+
+def largest_clusters(root: np.ndarray, ids: list[str], instructions: list[str], top: int = 10, shown: int = 3) -> dict:
+    """How many clusters of duplicate instructions there were, and the `top` largest: the kept
+    row's id and instruction, the cluster's size and the first `shown` duplicates."""
+    sizes = np.bincount(root, minlength=len(root)) if len(root) else np.zeros(0, np.int64)
+    roots = sorted(np.flatnonzero(sizes > 1), key=lambda r: (-sizes[r], r))
+    largest = []
+    for r in roots[:top]:
+        members = [int(i) for i in np.flatnonzero(root == r) if i != r][:shown]
+        largest.append({"kept_id": ids[r], "instruction": instructions[r][:300], "size": int(sizes[r]),
+                        "duplicates": [instructions[i][:300] for i in members]})
+    return {"clusters": len(roots), "rows_in_clusters": int(sizes[roots].sum()) if roots else 0, "largest": largest}
+
+
+class InstructionDedup(PipelineStep):
+    """Exact and near-duplicate instructions over a whole generation run, as one task.
+
+    Reads every staged shard of kept rows (SYNTH_SFT), compares first user messages (MinHash-LSH on
+    the Rust core, `settings` = synth.yaml's `dedup`), keeps the first row of each cluster by id
+    (slot order for Magpie, so any task count makes the same choice) and writes each staged shard
+    `<name>` as `data/<name>.parquet` (kept) and `excluded/dup-<name>.parquet` (reason exact_dup or
+    near_dup, detail naming the kept row). Files are written under a temporary name and renamed: a
+    killed task is simply run again. `CLUSTERS_FILE` in the stage folder lists the largest clusters
+    for the report."""
+
+    name = "🫂 Instruction dedup"
+    type = "🫂 - DEDUP"
+
+    def __init__(self, stage_dir: str, out_dir: str, settings: dict):
+        super().__init__()
+        self.stage_dir, self.out_dir, self.settings = stage_dir, out_dir, dict(settings)
+
+    def decide(self, ids: list[str], instructions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(root, is_exact) per row, in the rows' order: root[i] == i is kept."""
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        s = self.settings
+        result = native.minhash([instructions[i] for i in order], num_perm=s["num_perm"], ngram=s["ngram"], seed=s["seed"],
+                                bands=s["bands"], rows=s["rows"], signatures=False)
+        root_sorted, exact_sorted = decide_duplicates(result.text_hash.view(np.int64), result.n_words.astype(np.int64),
+                                                      result.band_keys.view(np.int64), min_words=s["ngram"])
+        root, is_exact = np.empty(len(ids), np.int64), np.empty(len(ids), bool)
+        root[order], is_exact[order] = order[root_sorted], exact_sorted
+        return root, is_exact
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if rank != 0:
+            return
+        tables = {os.path.basename(p)[: -len(".parquet")]: pq.read_table(p) for p in staged_shards(self.stage_dir)}
+        ids = [i for t in tables.values() for i in t.column("id").to_pylist()]
+        instructions = [first_instruction(m) for t in tables.values() for m in t.column("messages").to_pylist()]
+        with self.track_time():
+            root, is_exact = self.decide(ids, instructions)
+        start = 0
+        for name, table in tables.items():
+            rows = np.arange(start, start + len(table))
+            start += len(table)
+            kept = root[rows] == rows
+            self._write(table.filter(pa.array(kept)), os.path.join(self.out_dir, "data", f"{name}.parquet"))
+            dropped = []
+            for row, i in zip(table.filter(pa.array(~kept)).to_pylist(), rows[~kept]):
+                first = int(root[i])
+                what = "exact duplicate" if is_exact[i] else "near-duplicate"
+                dropped.append({"id": row["id"], "reason": "exact_dup" if is_exact[i] else "near_dup",
+                                "detail": f"{what} of {ids[first]}: {instructions[first][:120]}",
+                                "messages": json.dumps(row["messages"], ensure_ascii=False),
+                                **{k: row.get(k) for k in ("lang", "source", "model")}})
+            self._write(pa.Table.from_pylist(dropped, schema=schemas.SYNTH_EXCLUDED), os.path.join(self.out_dir, "excluded", f"dup-{name}.parquet"))
+        clusters = largest_clusters(root, ids, instructions)
+        os.makedirs(self.stage_dir, exist_ok=True)  # none when nothing was kept
+        with open(os.path.join(self.stage_dir, f".{CLUSTERS_FILE}.tmp"), "w") as f:
+            json.dump(clusters, f, ensure_ascii=False, indent=1)
+        os.replace(os.path.join(self.stage_dir, f".{CLUSTERS_FILE}.tmp"), os.path.join(self.stage_dir, CLUSTERS_FILE))
+        self.stat_update("rows", value=len(ids))
+        self.stat_update("exact_dup", value=int(is_exact.sum()))
+        self.stat_update("near_dup", value=int(((root != np.arange(len(ids))) & ~is_exact).sum()))
+        return
+        yield  # a generator, as datatrove expects from a step
+
+    @staticmethod
+    def _write(table: pa.Table, path: str) -> None:
+        if len(table) == 0:
+            if os.path.exists(path):
+                os.remove(path)  # a rerun that now writes nothing there
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _atomic_write(table, path)

