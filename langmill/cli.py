@@ -452,9 +452,11 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
     tokenizer's chat template, or --template-prefix) as a raw completion: it writes the user's
     instruction itself; a chat request then answers it. Every pair is checked: language of the
     instruction and the answer, instruction shape (too short/long, a fragment, a template
-    leftover), refusals, model-identity words, repetition, truncation. Kept conversations go to
-    OUT/data/ (`messages`, ready for langmill translate --parallel and for training), every other
-    one to OUT/excluded/ with its reason. A killed run resumes when you rerun the same command.
+    leftover), refusals, model-identity words, repetition, truncation; then exact and near-duplicate
+    instructions are removed across the whole run (MinHash). Kept conversations go to OUT/data/
+    (`messages`, ready for langmill translate --parallel and for training), every other one to
+    OUT/excluded/ with its reason; report.html shows the instructions' languages and types, lengths
+    and duplicate clusters. A killed run resumes when you rerun the same command.
 
     \b
     Example:

@@ -164,3 +164,36 @@ def test_synthetic_rows_go_straight_into_translate_parallel(tmp_path, server):
     by_lang = {lang: {row["id"]: row for row in pairs if row["lang"] == lang} for lang in ("en", "fi")}
     assert sorted(by_lang["en"]) == sorted(by_lang["fi"]) == [f"magpie-{k:08d}" for k in range(3)]
     assert all(by_lang["fi"][row["id"]]["messages"] == row["messages"] for row in rows)  # the Finnish side is the synthetic row
+
+
+CHECKS_OFF = """\
+lid: {enabled: false}
+instruction: {enabled: false}
+answer: {enabled: false}
+refusal: {enabled: false}
+model_identity: {enabled: false}
+repetition: {enabled: false}
+support: {enabled: false}
+context_reference: {enabled: false}
+"""
+
+
+def test_kept_pairs_pass_the_run_wide_dedup_into_data(tmp_path, server):
+    """With every content check off, the tiny model's pairs are kept: they go through the staged
+    shards and the dedup stage into data/, with their source, task and generation settings."""
+    config = tmp_path / "checks-off.yaml"
+    config.write_text(CHECKS_OFF)
+    out = tmp_path / "synth-kept"
+    r = run_langmill("synth", SAMPLE_TXT / "fi_paragraphs.txt", "--lang", "fi", *_endpoint(server), "--per-doc", "3", "--chunk-words", "120",
+                     "--config", config, "--out", out, "--max-tokens", "120", "--max-instruction-chars", "40", "--max-answer-chars", "60",
+                     env={API_KEY_ENV: API_KEY})
+    assert r.returncode == 0, r.stderr[-3000:]
+    kept, excluded, stats = _load(out)
+    assert stats["rows_in"] == 9 == kept.height + excluded.height and kept.height >= 7
+    assert set(excluded["reason"]) <= {"exact_dup", "near_dup"}
+    assert not list((out / "staged").glob("*")) and list((out / "work" / "staged").glob("*.parquet"))
+    for row in kept.to_dicts():
+        assert row["source"] == "fi_paragraphs.txt" and row["task"] in {"qa", "summarize", "rewrite", "explain", "creative"}
+        assert [m["role"] for m in row["messages"]] == ["user", "assistant"] and json.loads(row["generation"])["per_doc"] == 3
+    assert sum(stats["instruction_types"].values()) == kept.height
+    assert stats["duplicate_clusters"]["rows_in_clusters"] >= excluded.height

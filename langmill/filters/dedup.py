@@ -241,8 +241,10 @@ class InstructionDedup(PipelineStep):
 
     def decide(self, ids: list[str], instructions: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(root, is_exact) per row, in the rows' order: root[i] == i is kept."""
-        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
         s = self.settings
+        if not s.get("enabled", True):
+            return np.arange(len(ids), dtype=np.int64), np.zeros(len(ids), bool)
+        order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
         result = native.minhash([instructions[i] for i in order], num_perm=s["num_perm"], ngram=s["ngram"], seed=s["seed"],
                                 bands=s["bands"], rows=s["rows"], signatures=False)
         root_sorted, exact_sorted = decide_duplicates(result.text_hash.view(np.int64), result.n_words.astype(np.int64),

@@ -196,11 +196,11 @@ class GroundedGenerator:
             return {**base, "status": "excluded", "reason": "bad_json", "detail": parsed}
         instruction, answer = parsed
         failures = check_pair(instruction, answer, s.lang, checks, self.lid, answered.finish_reason)
-        if task in checks["support"]["tasks"]:
+        if checks["support"]["enabled"] and task in checks["support"]["tasks"]:
             overlap = support_overlap(answer, document.text, checks)
             if overlap is not None and overlap < checks["support"]["min_overlap"]:
                 failures.append(Failure("unsupported", f"{overlap:.2f} of the answer's content words are in the text < {checks['support']['min_overlap']}"))
-        if not s.with_context:
+        if checks["context_reference"]["enabled"] and not s.with_context:
             reference = context_reference(instruction, s.lang, checks)
             if reference:
                 failures.append(Failure("context_reference", reference))

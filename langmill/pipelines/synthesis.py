@@ -40,7 +40,7 @@ SHARD_SCHEMAS = {"data": schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED}
 
 
 def generated_rows(job_info: dict, document) -> list[tuple[str, dict]]:
-    """The shard rows of one document's results: ("staged", row) for kept ones, ("excluded", row)
+    """The shard rows of one document's results: (STAGED, row) for kept ones, ("excluded", row)
     for the others. A document expects `metadata["rows"]` results (1 by default); missing ones
     (a rollout that failed as a whole) are excluded as generation_error, so rows in = kept + excluded."""
     found = (document.metadata.get("rollout_results") or [None])[0]
@@ -52,7 +52,7 @@ def generated_rows(job_info: dict, document) -> list[tuple[str, dict]]:
         row = {"id": result.get("id") or (document.id if expected == 1 else f"{document.id}-{k}"), "lang": job_info["lang"],
                "source": result.get("source") or job_info["source"], "model": job_info["model"]}
         if result["status"] == "kept":
-            out.append(("staged", {**row, "messages": result["messages"], "task": result.get("task"), "generation": job_info["generation"]}))
+            out.append((STAGED, {**row, "messages": result["messages"], "task": result.get("task"), "generation": job_info["generation"]}))
         else:
             messages = result.get("messages")
             out.append(("excluded", {**row, "reason": result.get("reason") or "generation_error", "detail": result.get("detail") or "",
@@ -63,7 +63,7 @@ def generated_rows(job_info: dict, document) -> list[tuple[str, dict]]:
 def generate_pipeline(reader, rollout, job, info: dict) -> list:
     """The generate stage: `reader` (documents with metadata) then the rollout on the job's engine."""
     logs = os.path.join(job.out, "logs", "generate")
-    shards = RowShards(job.out, partial(generated_rows, info), {"staged": schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED},
+    shards = RowShards(job.out, partial(generated_rows, info), {STAGED: schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED},
                        output_filename="${rank}_chunk_${chunk_index}")
     return [reader, GenerationRunner(rollout, job.engine, shards, server_log_folder=os.path.join(logs, "server"),
                                      checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK)]
