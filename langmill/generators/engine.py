@@ -68,6 +68,10 @@ class EngineConfig:
     server_ready_timeout: float = 1800.0
     request_timeout: float = 600.0
 
+    def where(self) -> str:
+        """Where requests go, for the terminal."""
+        return self.endpoint_url or f"vLLM started per task ({self.model})"
+
     def vllm_command(self, port: int) -> list[str]:
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
                "--host", "127.0.0.1", "--port", str(port)]

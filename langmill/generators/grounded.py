@@ -14,6 +14,7 @@ plus two of its own: the answer of an extractive task must be supported by the c
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import zlib
@@ -35,7 +36,8 @@ def load_synth_prompts(path: str | None = None) -> dict:
     return deep_merge(prompts, check_settings(read_yaml(path), Schema(prompts, free={"tasks"}), path))
 
 
-def language_name(lang: str) -> str:
+@functools.lru_cache(maxsize=None)
+def language_name(lang: str) -> str:  # cached: every request's prompt names the language
     return load_prompts()["language_names"].get(lang, lang)
 
 
@@ -132,6 +134,11 @@ class GroundedSettings:
     max_answer_chars: int = 4000
     checks: dict = field(default_factory=dict)  # langmill.config.load_synth_config(); empty: the defaults
 
+    def __post_init__(self):
+        from langmill.config import load_synth_config
+
+        self.checks = self.checks or load_synth_config()  # resolved once, not per request
+
     def task_of(self, source_id: str, chunk: int, j: int) -> str:
         """Task types in turn, from a start that depends on the document, so that every type is
         used as often whatever the number of chunks per document."""
@@ -176,11 +183,10 @@ class GroundedGenerator:
         from datatrove.pipeline.inference.types import InferenceError
 
         from langmill.checks import Failure
-        from langmill.config import load_synth_config
         from langmill.synth_checks import check_pair
 
         s, meta = self.settings, document.metadata
-        checks = s.checks or load_synth_config()
+        checks = s.checks
         task = s.task_of(meta["source_id"], meta["chunk"], j)
         base = {"source": meta["source_id"], "task": task}
         schema = pair_schema(s.max_instruction_chars, s.max_answer_chars)

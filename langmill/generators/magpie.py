@@ -109,6 +109,11 @@ class MagpieSettings:
     answer: dict = field(default_factory=lambda: {"temperature": 0.7, "top_p": 0.95, "max_tokens": 1024})
     checks: dict = field(default_factory=dict)  # langmill.config.load_synth_config(); empty: the defaults
 
+    def __post_init__(self):
+        from langmill.config import load_synth_config
+
+        self.checks = self.checks or load_synth_config()  # resolved once, not per request
+
     def request_seed(self, slot: int, turn: int, step: int) -> int:
         """One seed per request, so that identical prompts still give different rows (and a rerun the same)."""
         return self.seed + (slot * max(self.turns, 1) + turn) * 2 + step
@@ -144,12 +149,10 @@ class MagpieGenerator:
     async def rollout(self, document, generate) -> dict:
         from datatrove.pipeline.inference.types import InferenceError
 
-        from langmill.config import load_synth_config
         from langmill.synth_checks import check_pair
 
         s = self.settings
         slot = int(document.metadata["slot"])
-        checks = s.checks or load_synth_config()
         system = [{"role": "system", "content": s.system}] if s.system else []
         conversation: list[dict] = []
         for turn in range(s.turns):
@@ -164,7 +167,7 @@ class MagpieGenerator:
                 detail = " ".join(str(err.error).split())[:300]
                 return {"status": "excluded", "reason": "generation_error", "detail": f"turn {turn + 1}: {detail}", "messages": system + conversation}
             answer = answered.text.strip()
-            failures = check_pair(instruction, answer, s.lang, checks, self.lid, answered.finish_reason)
+            failures = check_pair(instruction, answer, s.lang, s.checks, self.lid, answered.finish_reason)
             if asked.finish_reason == "length":
                 failures.insert(0, Failure("truncated", "instruction stopped at max_tokens"))
             conversation += [{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}]

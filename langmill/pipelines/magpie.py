@@ -67,11 +67,9 @@ def job_info(job: MagpieJob) -> dict:
 
 
 def build_executors(job: MagpieJob) -> list[tuple[str, object]]:
-    from langmill.config import load_synth_config
-
     info = job_info(job)
-    dedup = (job.settings.checks or load_synth_config())["dedup"]
-    return synthesis_executors(job, "magpie", generate_pipeline(SlotReader(job.n), MagpieGenerator(job.settings).rollout, job, info), info, dedup)
+    generate = generate_pipeline(SlotReader(job.n), MagpieGenerator(job.settings).rollout, job, info)
+    return synthesis_executors(job, "magpie", generate, info, job.settings.checks)
 
 
 def run_magpie(job: MagpieJob) -> None:

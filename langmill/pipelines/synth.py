@@ -103,12 +103,10 @@ def job_info(job: SynthJob) -> dict:
 
 
 def build_executors(job: SynthJob) -> list[tuple[str, object]]:
-    from langmill.config import load_synth_config
-
     info = job_info(job)
-    checks = job.settings.checks or load_synth_config()
+    checks = job.settings.checks
     reader = ChunkReader(job.files, job.settings, job.text_key, job.id_key, lid_threshold=checks["lid"]["threshold"])
-    return synthesis_executors(job, "synth", generate_pipeline(reader, GroundedGenerator(job.settings).rollout, job, info), info, checks["dedup"])
+    return synthesis_executors(job, "synth", generate_pipeline(reader, GroundedGenerator(job.settings).rollout, job, info), info, checks)
 
 
 def run_synth(job: SynthJob) -> None:

@@ -69,14 +69,15 @@ def generate_pipeline(reader, rollout, job, info: dict) -> list:
                                      checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK)]
 
 
-def synthesis_executors(job, command: str, generate: list, info: dict, dedup: dict) -> list[tuple[str, object]]:
-    """generate -> dedup -> report, each stage starting when the previous one has finished."""
+def synthesis_executors(job, command: str, generate: list, info: dict, checks: dict) -> list[tuple[str, object]]:
+    """generate -> dedup -> report, each stage starting when the previous one has finished; `checks`
+    is the run's synth.yaml (its dedup section, and the LID word minimum for the report)."""
     from langmill.executors import chained_executors
 
     report = WriteReport(job.out, command, REASONS, STAGES[:2], f"langmill {command} report — {info['lang']}", info,
-                         extra=partial(synthesis_report, info["lang"]), schemas=SHARD_SCHEMAS)
+                         extra=partial(synthesis_report, info["lang"], checks["lid"]["min_words"]), schemas=SHARD_SCHEMAS)
     return chained_executors(job, [("generate", generate, job.tasks),
-                                   ("dedup", [InstructionDedup(os.path.join(job.out, STAGED), job.out, dedup)], 1),
+                                   ("dedup", [InstructionDedup(os.path.join(job.out, STAGED), job.out, checks["dedup"])], 1),
                                    ("report", [report], 1)])
 
 
@@ -128,18 +129,17 @@ def language_mix(lang: str, instructions: list[str], min_words: int) -> dict[str
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def synthesis_report(lang: str, run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
+def synthesis_report(lang: str, lid_min_words: int, run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
     """Languages, instruction types, lengths, duplicate clusters, and the generation's throughput."""
-    from langmill.config import load_synth_config
-
-    instructions, answers, kinds = [], [], {}
+    instructions, answers, kinds, firsts = [], [], {}, []
     for row in _kept_rows(run):
         instructions += [len(m["content"].split()) for m in row["messages"] if m["role"] == "user"]
         answers += [len(m["content"].split()) for m in row["messages"] if m["role"] == "assistant"]
-        kind = row["task"] or instruction_kind(first_instruction(row["messages"]))
+        firsts.append(first_instruction(row["messages"]))
+        kind = row["task"] or instruction_kind(firsts[-1])
         kinds[kind] = kinds.get(kind, 0) + 1
-    firsts = [first_instruction(row["messages"]) for row in _kept_rows(run)] + list(_excluded_instructions(run))
-    languages = language_mix(lang, firsts, load_synth_config()["lid"]["min_words"])
+    firsts += _excluded_instructions(run)
+    languages = language_mix(lang, firsts, lid_min_words)
     clusters_path = os.path.join(run.path, STAGED, CLUSTERS_FILE)
     clusters = json.load(open(clusters_path)) if os.path.exists(clusters_path) else {"clusters": 0, "rows_in_clusters": 0, "largest": []}
     generation = step_stats(steps["generate"], "Generation")
