@@ -611,5 +611,136 @@ def synth(inputs, lang, model, per_doc, out, task_types, with_context, text_key,
     _finish(run, executor, started, lambda stats: f"; {stats.get('kept', 0):,} pairs kept")
 
 
-if __name__ == "__main__":
-    main()
+def _model_endpoint(value: str, default_url: str | None) -> tuple[str, str | None]:
+    """--model NAME or NAME=URL (a model with an endpoint of its own)."""
+    name, _, url = value.partition("=")
+    return name.strip(), url.strip() or default_url
+
+
+@main.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, metavar="PROMPTS...")
+@click.option("--lang", help="Language of the completions (ISO 639-1 such as fi, or 639-3).")
+@click.option("--model", "models", multiple=True,
+              help="A policy model that answers the prompts; repeat for several. NAME (a local folder or Hub id started by langmill, or "
+                   "the name --endpoint-url serves) or NAME=URL (a model behind its own OpenAI-compatible endpoint).")
+@click.option("--judge", help="The judge model: NAME or NAME=URL, like --model. [default: started by langmill, or --endpoint-url]")
+@click.option("--samples", type=click.IntRange(min=1), default=4, help="Completions per prompt and policy model (each with its own seed).")
+@click.option("--out", "out", type=click.Path(file_okay=False), help="Output folder: data/ (pairs), excluded/, completions/, stats.json, report.html.")
+@click.option("--pairs", "pair_mode", type=click.Choice(["best-worst", "all"]), default="best-worst",
+              help="best-worst: one pair per prompt; all: every clean completion against every flawed one and every clean one it beats by --margin.")
+@click.option("--margin", type=click.FloatRange(min=0), default=2.0, help="Least judge-score gap (1-10 scale) between chosen and a clean rejected answer.")
+@click.option("--pairwise", is_flag=True, help="Confirm every pair head to head, judged in both orders; a pair the judge does not prefer in both is dropped.")
+@click.option("--system", help="System message of the policy models. [default: judge.yaml's policy_system, asking for the target language]")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, help="Sampling temperature of the policy models.")
+@click.option("--top-p", type=click.FloatRange(0, 1), default=0.95)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, help="Upper bound of tokens per completion (a cut-off completion can only be rejected).")
+@click.option("--judge-max-tokens", type=click.IntRange(min=16), default=1024, help="Upper bound of tokens of one judgement (rationale and score).")
+@click.option("--max-rationale-chars", type=click.IntRange(min=10), default=1000, help="maxLength of the judge's rationale in the JSON schema.")
+@click.option("--judge-prompts", type=click.Path(dir_okay=False), help="YAML replacing sections of langmill/generators/prompts/judge.yaml (localized judge prompts).")
+@click.option("--seed", type=int, default=0, help="Seed of the requests (each request has its own, derived from it).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N prompt rows (for a quick look).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML overriding the completion checks of langmill/configs/synth.yaml.")
+@_engine_options
+@click.option("--tasks", type=click.IntRange(min=1), default=1, help="Tasks the prompts are split into (row k to task k % tasks).")
+@_run_options
+def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise, system, temperature, top_p, max_tokens, judge_max_tokens,
+          max_rationale_chars, judge_prompts, seed, limit, config_path, engine_flags, tasks, workers, executor, executor_config, overwrite, verbose):
+    """Preference pairs in the target language: several models answer, an LLM judge scores, pairs are made.
+
+    PROMPTS are rows of any format langmill reads: SFT chats (their conversation before the last
+    answer; translate, magpie and synth outputs work directly), preference pairs (their prompt),
+    MT-Bench questions, or bare prompt/instruction/question rows. Every policy model (--model,
+    repeat it) writes --samples completions per prompt behind a system message that asks for the
+    target language; each is checked (language, truncation, template artifacts, refusal, model
+    identity, repetition), and one that fails can only be the rejected answer. The judge scores
+    every completion 1-10 against a rubric (helpfulness, correctness, fluency in the language),
+    rationale first, through a JSON schema. Pairs: chosen = the best clean completion, rejected =
+    a flawed one or the worst clean one when chosen beats it by --margin. Ties, small margins,
+    identical texts and unusable judge outputs go to OUT/excluded/ with their reason; chosen and
+    rejected are never the same text. Models are served one after another (one vLLM at a time),
+    or each from its own endpoint (NAME=URL). A killed run resumes when rerun.
+
+    \b
+    Output: OUT/data/ in TRL's conversational preference format (prompt, chosen, rejected) with
+    chosen_score, rejected_score, margin, chosen_model, rejected_model, judge_model, scores,
+    models, rationale; OUT/completions/ holds every judged completion (for reward models).
+
+    \b
+    Example:
+      langmill prefs prompts-fi.jsonl --lang fi --model Qwen/Qwen2.5-7B-Instruct \\
+        --model utter-project/EuroLLM-9B-Instruct --judge meta-llama/Llama-3.3-70B-Instruct --samples 4 --out prefs-fi
+    """
+    from langmill.config import ConfigError, load_executor_config, load_synth_config
+    from langmill.languages import canonical_lang
+
+    for value, flag in ((lang, "--lang"), (models, "--model"), (judge, "--judge")):
+        if not value:
+            _fail(f"{flag} is required")
+    _check_inputs_out_model(inputs, out, None)
+    lang = canonical_lang(lang)
+    from langmill.generators.engine import EngineConfig
+    from langmill.generators.judge import JudgeSettings, load_judge_prompts
+    from langmill.generators.prefs import PairSettings, PolicySettings
+    from langmill.pipelines.prefs import PrefsJob, run_prefs
+    from langmill.readers import InputError, resolve_row_inputs
+
+    try:
+        checks = load_synth_config(config_path)
+        executor_options = load_executor_config(executor_config)
+        prompts = load_judge_prompts(judge_prompts)
+        files = resolve_row_inputs(list(inputs), "prefs")
+    except (ConfigError, InputError) as err:
+        _fail(str(err))
+    _check_language(lang, None, "--lang")
+    flags = {k: v for k, v in engine_flags.items() if k != "endpoint_url"}
+    policies = []
+    for value in models:
+        name, url = _model_endpoint(value, engine_flags["endpoint_url"])
+        policies.append(EngineConfig(model=name, endpoint_url=url, **flags))
+    judge_name, judge_url = _model_endpoint(judge, engine_flags["endpoint_url"])
+    judge_engine = EngineConfig(model=judge_name, endpoint_url=judge_url, **flags, structured_outputs_backend="guidance")
+    for engine in [*policies, judge_engine]:
+        _check_engine(engine)
+    if len({e.model for e in policies}) < len(policies):
+        _fail("--model: the same model is named twice")
+    policy = PolicySettings(lang=lang, samples=samples, params={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, seed=seed,
+                            checks=checks, system=system)
+    judging = JudgeSettings(lang=lang, prompts=prompts, params={"temperature": 0.0, "max_tokens": judge_max_tokens},
+                            max_rationale_chars=max_rationale_chars, seed=seed)
+    try:  # a --judge-prompts file with an unknown {field} fails here, not in every worker
+        judging.fields([{"role": "user", "content": "Test"}], None)
+        for mode in ("absolute", "pairwise"):
+            for key in ("system", "user", "user_with_reference"):
+                prompts[mode][key].format(**judging.fields([], None), answer="", answer_a="", answer_b="")
+    except (KeyError, IndexError, ValueError) as err:
+        _fail(f"{judge_prompts or 'judge prompts'}: a prompt cannot be built ({err.__class__.__name__}: {err})")
+    job = PrefsJob(files=files, out=out, lang=lang, policies=policies, judge=judge_engine, policy=policy, judging=judging,
+                   pairs=PairSettings(mode=pair_mode, margin=margin, pairwise=pairwise), limit=limit, tasks=tasks, workers=workers,
+                   executor=executor, executor_options=executor_options, verbose=verbose)
+    from langmill.pipelines.prefs import model_family
+
+    family = [e.model for e in policies if model_family(e.model) == model_family(judge_name)]
+    if family:
+        click.echo(f"langmill: warning: the judge {judge_name} shares a model family with {', '.join(family)}: it may favour their answers", err=True)
+    fingerprint = {"command": "prefs", "files": files, "lang": lang, "policies": [(e.model, e.endpoint_url) for e in policies],
+                   "judge": (judge_name, judge_url), "policy": policy.__dict__, "judging": judging.__dict__, "pairs": job.pairs.__dict__,
+                   "limit": limit, "tasks": tasks}
+    run = _start(out, fingerprint, overwrite)
+    click.echo(f"langmill prefs: {len(files):,} file(s) -> {job.out} (lang={lang}, {len(policies)} model(s) x {samples} samples, judge {judge_name})", err=True)
+    started = time.monotonic()
+    _run_job(run_prefs, job, executor)
+    _finish(run, executor, started, lambda stats: f"; {stats.get('pairs', 0):,} pairs from {stats.get('prompts_with_pairs', 0):,} prompts")
+
+
+def _add_eval_commands() -> None:
+    from langmill.cli_eval import eval_group  # its own module: cli.py stays one screen per command
+
+    main.add_command(eval_group)
+
+
+if __name__ == "__main__":  # python -m langmill.cli: the imported module is the one with every command
+    from langmill.cli import main as langmill_main
+
+    langmill_main()
+else:
+    _add_eval_commands()

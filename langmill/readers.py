@@ -485,7 +485,7 @@ def source_names(files: list[str]) -> dict[str, str]:
 class RowReader(PipelineStep):
     """Reads JSONL/Parquet rows of structured data; task r takes rows k % world_size == r (of the
     first `limit`). Each row becomes an empty-text document whose metadata holds `row` (the row as
-    read), `source` (FILE:LINE) and, when `formats` names it for the file, `format`; a row that
+    read), `source` (FILE:LINE), `index` (k) and, when `formats` names it for the file, `format`; a row that
     cannot be read holds `bad_row` and `raw` (its line) instead, so it is still accounted for."""
 
     name = "📖 Row reader"
@@ -510,9 +510,9 @@ class RowReader(PipelineStep):
                     continue
                 self.stat_update("rows_in")
                 if row is None:
-                    yield Document(text="", id=where, metadata={"source": where, "bad_row": bad, "raw": raw})
+                    yield Document(text="", id=where, metadata={"source": where, "index": k, "bad_row": bad, "raw": raw})
                 else:
-                    yield Document(text="", id=where, metadata={"source": where, "row": row, **fmt})
+                    yield Document(text="", id=where, metadata={"source": where, "index": k, "row": row, **fmt})
 
 
 def row_adapter(reader, data: dict, path: str, id_in_file) -> dict:

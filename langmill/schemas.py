@@ -119,3 +119,85 @@ SYNTH_SFT = pa.schema(
 SYNTH_EXCLUDED = pa.schema(
     [(name, pa.string()) for name in ("id", "reason", "detail", "messages", "lang", "source", "model")]
 )
+
+# A preference pair langmill prefs made (TRL's conversational preference format, then what the
+# pair was made of): scores 1-10 from the judge, `margin` = chosen_score - rejected_score,
+# `rejected_issue` why the rejected answer was flawed (not in the target language, truncated, ...)
+# or null when the judge scored it lower, `scores`/`models` of every completion of the prompt, and
+# the head-to-head verdicts of --pairwise ("a": chosen better; one per order).
+GENERATED_PREFERENCE = pa.schema(
+    [("id", pa.string())]
+    + [(name, MESSAGES) for name in ("prompt", "chosen", "rejected")]
+    + [
+        ("lang", pa.string()),
+        ("chosen_score", pa.float32()),
+        ("rejected_score", pa.float32()),
+        ("margin", pa.float32()),
+        ("chosen_model", pa.string()),
+        ("rejected_model", pa.string()),
+        ("judge_model", pa.string()),
+        ("rejected_issue", pa.string()),
+        ("scores", pa.list_(pa.float32())),
+        ("models", pa.list_(pa.string())),
+        ("rationale", pa.struct([("chosen", pa.string()), ("rejected", pa.string())])),
+        ("pairwise", pa.list_(pa.string())),
+        ("category", pa.string()),
+        ("source", pa.string()),  # FILE:LINE of the prompt's row
+    ]
+)
+
+# Every completion langmill prefs judged (OUT/completions/): for reward models and re-ranking.
+JUDGED_COMPLETION = pa.schema(
+    [
+        ("id", pa.string()),  # <prompt id>#<model index>-<sample>
+        ("prompt_id", pa.string()),
+        ("prompt", MESSAGES),
+        ("completion", pa.string()),
+        ("model", pa.string()),
+        ("sample", pa.int32()),
+        ("score", pa.float32()),  # null: the judge's output was unusable (judge_error)
+        ("rationale", pa.string()),
+        ("lang", pa.string()),  # the completion's language as fastText sees it
+        ("lang_score", pa.float32()),
+        ("issue", pa.string()),  # why it can only be rejected (lid, truncated, ...), or null
+        ("issue_detail", pa.string()),
+        ("judge_error", pa.string()),  # request_error, truncated, not_json, bad_fields
+        ("judge_detail", pa.string()),
+        ("judge_raw", pa.string()),  # the judge's output when it could not be used
+        ("finish_reason", pa.string()),
+        ("tokens", pa.int32()),
+        ("seed", pa.int64()),
+        ("source", pa.string()),
+    ]
+)
+
+# A prompt that gave no pair (or a row that held no prompt): the prompt (JSON) or the raw row.
+PREFERENCE_EXCLUDED = pa.schema([(name, pa.string()) for name in ("id", "reason", "detail", "source", "row", "lang")])
+
+# One prompt's completions from one policy model, between the policy's stage and the judge's.
+STAGED_COMPLETIONS = pa.schema(
+    [("index", pa.int64())] + [(name, pa.string()) for name in ("id", "source", "prompt", "problem", "model", "completions")]
+)
+
+# A model's answers to benchmark prompts (langmill eval: OUT/answers/<side>/): SFT rows, so that
+# they train, translate and load like any other; `error` when a request was refused part-way.
+EVAL_ANSWERS = pa.schema([(name, MESSAGES if name == "messages" else pa.string()) for name in ("id", "messages", "model", "lang", "source", "error")])
+
+_JUDGED = [("verdict_rationales", pa.list_(pa.string())), ("judge_model", pa.string()), ("source", pa.string())]
+
+# One pairwise game of `langmill eval winrate`: the verdict per order ("a", "b", "tie"; in terms of
+# the answers, the first judged with A shown first), their combination, and each answer's language.
+WINRATE_GAME = pa.schema(
+    [("id", pa.string()), ("category", pa.string()), ("turn", pa.int32()), ("verdict", pa.string()), ("orders", pa.list_(pa.string()))]
+    + [(f"{side}_{name}", pa.string()) for side in ("a", "b") for name in ("model", "answer", "lang")]
+    + [("a_in_lang", pa.bool_()), ("b_in_lang", pa.bool_())]
+    + _JUDGED
+)
+
+# One graded turn of `langmill eval mtbench` (score 1-10, rationale; reference used for math,
+# reasoning and coding when the question has one).
+MTBENCH_GRADE = pa.schema(
+    [("id", pa.string()), ("category", pa.string()), ("turn", pa.int32()), ("score", pa.float32()), ("rationale", pa.string()),
+     ("model", pa.string()), ("answer", pa.string()), ("answer_lang", pa.string()), ("in_lang", pa.bool_()), ("reference_used", pa.bool_()),
+     ("judge_model", pa.string()), ("source", pa.string())]
+)

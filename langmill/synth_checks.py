@@ -7,9 +7,11 @@ whose `reason` becomes the excluded row's reason and whose detail says what was 
 
 from __future__ import annotations
 
-from langmill.checks import Failure, compression_ratio, identity_hits, in_order
+from langmill.checks import Failure, _code_free, compression_ratio, identity_hits, in_order
 
 SYNTH_REASONS = ("truncated", "instruction_shape", "lid", "refusal", "model_identity", "repetition")
+# Why a policy's answer (langmill prefs) can only be a rejected answer, in the order they are checked.
+ANSWER_ISSUES = ("truncated", "empty", "artifact", "lid", "refusal", "model_identity", "repetition")
 
 
 def _on(section: dict) -> bool:
@@ -62,6 +64,43 @@ def refusal(answer: str, lang: str, config: dict) -> str | None:
     return f"answer declines: {found!r}" if found else None
 
 
+def repetition(answer: str, config: dict) -> str | None:
+    section = config["repetition"]
+    if not _on(section) or len(answer.encode("utf-8")) < section["min_bytes"]:
+        return None
+    ratio = compression_ratio(answer)
+    return f"compression_ratio={ratio:.2f}<{section['min_compression_ratio']}" if ratio < section["min_compression_ratio"] else None
+
+
+def check_answer(answer: str, lang: str, config: dict, lid, finish_reason: str | None = None) -> list[Failure]:
+    """Every failed check of one answer to a given prompt (langmill prefs), in the order of
+    ANSWER_ISSUES: cut off, empty, a chat-template leftover, not in `lang`, a refusal, model
+    identity words, degenerate repetition."""
+    failures: list[Failure] = []
+
+    def add(reason: str, detail: str | None) -> None:
+        if detail:
+            failures.append(Failure(reason, detail))
+
+    if finish_reason == "length":
+        add("truncated", "answer stopped at max_tokens")
+    if not answer.strip():
+        return failures + [Failure("empty", "the answer is empty")]
+    marker = next((m for m in config["instruction"]["template_markers"] if m in answer), None)
+    lowered = answer.lstrip().lower()
+    prefix = next((p for p in config["instruction"]["role_prefixes"] if lowered.startswith(p.lower())), None)
+    add("artifact", f"answer holds the template marker {marker!r}" if marker else f"answer starts with the role label {prefix!r}" if prefix else None)
+    if _on(config["lid"]):
+        add("lid", language(_code_free(answer), lang, config, lid, "answer"))  # code is no language
+    if _on(config["refusal"]):
+        add("refusal", refusal(answer, lang, config))
+    if _on(config["model_identity"]):
+        hits = identity_hits(answer, config["model_identity"]["words"])
+        add("model_identity", ", ".join(f"{w}×{n}" for w, n in hits.items()) if hits else None)
+    add("repetition", repetition(answer, config))
+    return failures
+
+
 def check_pair(instruction: str, answer: str, lang: str, config: dict, lid, finish_reason: str | None = None) -> list[Failure]:
     """Every failed check of one generated pair, in the order of SYNTH_REASONS."""
     failures: list[Failure] = []
@@ -83,8 +122,5 @@ def check_pair(instruction: str, answer: str, lang: str, config: dict, lid, fini
     if _on(config["model_identity"]):
         hits = identity_hits(instruction + "\n" + answer, config["model_identity"]["words"])
         add("model_identity", ", ".join(f"{w}×{n}" for w, n in hits.items()) if hits else None)
-    section = config["repetition"]
-    if _on(section) and len(answer.encode("utf-8")) >= section["min_bytes"]:
-        ratio = compression_ratio(answer)
-        add("repetition", f"compression_ratio={ratio:.2f}<{section['min_compression_ratio']}" if ratio < section["min_compression_ratio"] else None)
+    add("repetition", repetition(answer, config))
     return in_order(failures, SYNTH_REASONS)
