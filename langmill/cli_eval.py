@@ -47,6 +47,8 @@ def _side(label: str, value: str, flags: dict, option: str):
         if not answers.answers:
             _fail(f"{option} {value}: no answers in it")
         return Side(label, answers.model, answers=value)
+    if value.endswith((".jsonl", ".json", ".parquet", ".gz", ".zst")):
+        _fail(f"{option} {value}: no such answers file")
     name, url = _model_endpoint(value, flags["endpoint_url"])
     engine = EngineConfig(model=name, endpoint_url=url, **{k: v for k, v in flags.items() if k != "endpoint_url"})
     _check_engine(engine)

@@ -236,11 +236,13 @@ def test_prefs_all_pairs_and_pairwise_confirmation(tmp_path, endpoint):
     prompts = _dolly_prompts(tmp_path, 8)
     out = tmp_path / "prefs-all"
     r = run_langmill("prefs", prompts, "--lang", "fi", "--model", "policy-a", "--judge", "judge-x", "--endpoint-url", endpoint.url,
-                     "--samples", "6", "--pairs", "all", "--margin", "1", "--pairwise", "--out", out)
+                     "--samples", "6", "--pairs", "all", "--margin", "1", "--pairwise", "--out", out, "--tasks", "2")
     assert r.returncode == 0, r.stderr[-3000:]
     stats = json.loads((out / "stats.json").read_text())
     data = pl.read_parquet(out / "data" / "*.parquet")
     excluded = pl.read_parquet(out / "excluded" / "*.parquet")
+    # Two tasks: the judge's task r found the completions task r of the policy's stage wrote.
+    assert len(list((out / "completions").glob("*.parquet"))) == 2
     # Several pairs per prompt; rows in still = prompts with a pair + excluded prompts.
     assert data.height > data["source"].n_unique() and stats["rows_in"] == 10 == data["source"].n_unique() + excluded.height
     for row in data.iter_rows(named=True):
@@ -252,3 +254,22 @@ def test_prefs_all_pairs_and_pairwise_confirmation(tmp_path, endpoint):
         else:
             assert row["pairwise"] is None
     assert len(set(data["id"])) == data.height  # the later pairs of a prompt get their own ids
+
+
+def test_one_line_errors(tmp_path, endpoint):
+    questions = _mtbench("question_fi.jsonl")
+    cases = [
+        (["eval", "winrate", "--prompts", questions, "--a", tmp_path / "nope.jsonl", "--b", questions, "--judge", "j", "--lang", "fi",
+          "--out", tmp_path / "o1"], "--a"),
+        (["eval", "winrate", "--prompts", questions, "--a", questions, "--b", questions, "--judge", "j", "--lang", "fi", "--out", tmp_path / "o2"],
+         "no readable answer"),
+        (["eval", "mtbench", "--questions", questions, "--judge", "j", "--lang", "fi", "--out", tmp_path / "o3"], "either --model"),
+        (["eval", "mtbench", "--questions", tmp_path, "--answers", questions, "--judge", "j", "--lang", "fi", "--out", tmp_path / "o4"],
+         "no question_fi.jsonl"),
+        (["prefs", questions, "--lang", "fi", "--model", "m", "--out", tmp_path / "o5"], "--judge is required"),
+        (["prefs", questions, "--lang", "fi", "--model", "m", "--model", "m", "--judge", "j", "--out", tmp_path / "o6", "--endpoint-url", endpoint.url],
+         "named twice"),
+    ]
+    for args, expected in cases:
+        r = run_langmill(*args)
+        assert r.returncode == 2 and expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr[-500:])

@@ -141,7 +141,7 @@ def choose_pairs(completions: list[dict], mode: str = "best-worst", margin: floa
     if not clean:
         return [], {"reason": "no_usable_completion", "detail": f"every completion has an issue: {_issue_counts(completions, 'issue')}"}
     if not judged:
-        return [], {"reason": "judge_error", "detail": f"no clean completion was judged: {_issue_counts(completions, 'judge_error')}"}
+        return [], {"reason": "judge_error", "detail": f"the judge failed on every clean completion ({_issue_counts(completions, 'judge_error') or len(clean)})"}
 
     def score(i: int) -> float:
         value = completions[i].get("score")
@@ -163,9 +163,9 @@ def choose_pairs(completions: list[dict], mode: str = "best-worst", margin: floa
     if not others:
         if len(judged) > 1 or flawed:
             return [], {"reason": "identical", "detail": "every other completion has the same text as the best one"}
-        failed = _issue_counts(completions, "judge_error")
-        return [], {"reason": "judge_error" if failed else "too_few_completions",
-                    "detail": f"one clean judged completion, nothing to pair it with{f' (judge failures: {failed})' if failed else ''}"}
+        unjudged = len(clean) - len(judged)
+        return [], {"reason": "judge_error" if unjudged else "too_few_completions",
+                    "detail": f"one clean judged completion, nothing to pair it with{f' ({unjudged} clean one(s) the judge failed on)' if unjudged else ''}"}
     worst = others[0]
     gap = score(best) - score(worst)
     if gap == 0:
