@@ -703,6 +703,10 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
         _check_engine(engine)
     if len({e.model for e in policies}) < len(policies):
         _fail("--model: the same model is named twice")
+    if system is None:  # the --judge-prompts file's policy_system, or the packaged one
+        from langmill.generators.judge import language_name
+
+        system = prompts["policy_system"].format(language=language_name(lang)).strip()
     policy = PolicySettings(lang=lang, samples=samples, params={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, seed=seed,
                             checks=checks, system=system)
     judging = JudgeSettings(lang=lang, prompts=prompts, params={"temperature": 0.0, "max_tokens": judge_max_tokens},

@@ -21,7 +21,7 @@ def _judge_options(command):
         click.option("--judge-max-tokens", type=click.IntRange(min=16), default=1024, help="Upper bound of tokens of one judgement."),
         click.option("--max-rationale-chars", type=click.IntRange(min=10), default=1000, help="maxLength of the judge's rationale in the JSON schema."),
         click.option("--judge-prompts", type=click.Path(dir_okay=False), help="YAML replacing sections of langmill/generators/prompts/judge.yaml (localized judge prompts)."),
-        click.option("--system", help="System message of generated answers. [default: judge.yaml's policy_system, asking for the target language]"),
+        click.option("--system", help="System message of generated answers. [default: none: the model as its users meet it, so that language fidelity measures the model]"),
         click.option("--max-tokens", type=click.IntRange(min=1), default=1024, help="Upper bound of tokens per generated answer."),
         click.option("--seed", type=int, default=0, help="Seed of the requests and of the bootstrap intervals."),
         click.option("--limit", type=click.IntRange(min=1), help="Only the first N prompts (for a quick look)."),
@@ -75,7 +75,7 @@ def _eval_job(kind, files, lang, sides, judge, out, judge_max_tokens, max_ration
     _check_engine(judge_engine)
     judging = JudgeSettings(lang=lang, prompts=prompts, params={"temperature": 0.0, "max_tokens": judge_max_tokens},
                             max_rationale_chars=max_rationale_chars, seed=seed)
-    policy = PolicySettings(lang=lang, samples=1, system=system, params={"temperature": temperature, "top_p": 1.0, "max_tokens": max_tokens}, seed=seed)
+    policy = PolicySettings(lang=lang, samples=1, system=system or "", params={"temperature": temperature, "top_p": 1.0, "max_tokens": max_tokens}, seed=seed)
     return EvalJob(kind=kind, files=files, out=out, lang=lang, sides=sides, judge=judge_engine, judging=judging, policy=policy, limit=limit,
                    tasks=tasks, workers=workers, executor=executor, executor_options=executor_options, verbose=verbose, seed=seed, **extra)
 

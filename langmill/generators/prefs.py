@@ -37,7 +37,7 @@ class PolicySettings:
     """How policy models answer prompts (TRL-style config dataclass).
 
     samples: completions per prompt and model, each with its own seed.
-    system: the system message (judge.yaml's policy_system, in which {language} is filled in).
+    system: the system message (None: judge.yaml's policy_system, {language} filled in; "": none).
     params: sampling of every request.
     checks: langmill/configs/synth.yaml (its lid, refusal, model_identity, repetition and
         instruction.template_markers sections judge a completion).

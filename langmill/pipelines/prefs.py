@@ -184,14 +184,12 @@ def pair_rows(info: dict, document: Document) -> list[tuple[str, dict]]:
 
 def extra_pairs(run) -> int:
     """Pairs of data/ after the first of their prompt (--pairs all): not results of an input row."""
-    pairs = sources = 0
-    seen: set[str] = set()
+    pairs, prompts = 0, set()
     for path in shard_files(run.data):
         column = pq.read_table(path, columns=["source"]).column("source").to_pylist()
         pairs += len(column)
-        seen.update(column)
-    sources = len(seen)
-    return pairs - sources
+        prompts.update(column)
+    return pairs - len(prompts)
 
 
 def model_family(model: str) -> str:
