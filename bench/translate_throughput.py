@@ -17,6 +17,7 @@ tiny random Llama of the tests (CPU-friendly); its output is noise, but the toke
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -92,52 +93,72 @@ if __name__ == "__main__":
     return json.loads(line[len("RESULT "):])
 
 
-def run_direct(model: str, payloads: list[dict], vllm_args: list[str], max_model_len: int, concurrency: int = 256) -> dict:
-    """The same requests sent straight to a vLLM server (started here with the same flags as
-    langmill's) by a bare asyncio+httpx client: the server's own ceiling."""
-    import asyncio
+@contextlib.contextmanager
+def vllm_server(engine, env: dict | None = None):
+    """A vLLM OpenAI server started with the flags langmill starts it with (`engine.vllm_command`),
+    on a free local port; yields its base URL (".../v1") once GET /models answers, stops it after."""
     import socket
 
     import httpx
 
-    from langmill.generators.engine import EngineConfig
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = EngineConfig(model=model, max_model_len=max_model_len, vllm_args=list(vllm_args)).vllm_command(port)
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(engine.vllm_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(600):
+            if server.poll() is not None:
+                sys.exit(f"vLLM exited with code {server.returncode}: {' '.join(engine.vllm_command(port))}")
             try:
                 if httpx.get(f"{base}/models", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(1)
+        yield base
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait()
 
+
+async def post_json(client, url: str, payload: dict) -> dict:
+    """One request of a bare client; a dropped keep-alive connection is retried, as langmill does."""
+    import asyncio
+
+    import httpx
+
+    for attempt in range(5):
+        try:
+            return (await client.post(url, json=payload)).json()
+        except httpx.TransportError:
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise RuntimeError("request failed 5 times")
+
+
+def run_direct(model: str, payloads: list[dict], vllm_args: list[str], max_model_len: int, concurrency: int = 256) -> dict:
+    """The same requests sent straight to a vLLM server (started here with the same flags as
+    langmill's) by a bare asyncio+httpx client: the server's own ceiling."""
+    import asyncio
+
+    import httpx
+
+    from langmill.generators.engine import EngineConfig
+
+    with vllm_server(EngineConfig(model=model, max_model_len=max_model_len, vllm_args=list(vllm_args))) as base:
         async def send_all():
             limit = asyncio.Semaphore(concurrency)
             async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=concurrency)) as client:
                 async def one(p):
                     async with limit:
-                        for attempt in range(5):  # a dropped keep-alive connection is retried, as langmill does
-                            try:
-                                r = await client.post(f"{base}/chat/completions", json={**p, "model": model})
-                                return r.json()["usage"]["completion_tokens"]
-                            except httpx.TransportError:
-                                await asyncio.sleep(0.2 * (attempt + 1))
-                        raise RuntimeError("request failed 5 times")
+                        return (await post_json(client, f"{base}/chat/completions", {**p, "model": model}))["usage"]["completion_tokens"]
 
                 started = time.monotonic()
                 tokens = await asyncio.gather(*(one(p) for p in payloads))
                 return {"seconds": time.monotonic() - started, "output_tokens": sum(tokens), "requests": len(tokens)}
 
         return asyncio.run(send_all())
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait()
 
 
 def model_and_flags(model: str | None, vllm_args: list[str] | None, work: Path, cpu_args: list[str] = CPU_ARGS) -> tuple[str, list[str]]:
