@@ -93,6 +93,10 @@ def test_winrate_on_real_answers_matches_a_recount(tmp_path, endpoint):
     p = results["with_wrong_language_as_loss"]
     assert (p["a_wins"], p["b_wins"], p["ties"]) == (penalised.count("a"), penalised.count("b"), penalised.count("tie"))
     assert p["win_rate"] < s["win_rate"]  # MiniMax loses the games it answered in English
+    # Length bias: the script prefers the longer of two answers in the same language.
+    decisive = data.filter(pl.col("verdict").is_in(["a", "b"]) & (pl.col("a_answer").str.len_chars() != pl.col("b_answer").str.len_chars()))
+    longer = sum((v == "a") == (len(x) > len(y)) for v, x, y in zip(decisive["verdict"], decisive["a_answer"], decisive["b_answer"]))
+    assert results["length"]["longer_answer_wins"] == pytest.approx(round(longer / decisive.height, 3)) and longer / decisive.height > 0.5
     assert "win rate of minimax-m1-fi against gpt-oss-20b-fi" in r.stdout
     report = (out / "report.html").read_text()
     assert "<svg" in report and "Language fidelity" in report

@@ -48,6 +48,10 @@ def _fidelity_table(fidelity: dict[str, dict]) -> str:
     return html_table(["model", "answers", "judged by LID", "in the language", "share", "95 % interval", "too short to tell", "other languages"], rows)
 
 
+def _mean_len(texts: list[str]) -> float | None:
+    return round(sum(map(len, texts)) / len(texts), 1) if texts else None
+
+
 def _write_results(run: RunFolder, results: dict) -> None:
     tmp = os.path.join(run.path, ".results.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -65,11 +69,15 @@ def winrate_report(info: dict, seed: int, run: RunFolder, counts: Accounting) ->
     penalised = winrate_summary(games, True, seed)
     a, b = info["sides"]
     fidelity = {a: _fidelity([r["a_answer"] for r in rows], info["lang"]), b: _fidelity([r["b_answer"] for r in rows], info["lang"])}
+    decisive = [r for r in rows if r["verdict"] in ("a", "b") and len(r["a_answer"]) != len(r["b_answer"])]
+    longer_wins = sum((r["verdict"] == "a") == (len(r["a_answer"]) > len(r["b_answer"])) for r in decisive)
+    length = {"mean_chars": {a: _mean_len([r["a_answer"] for r in rows]), b: _mean_len([r["b_answer"] for r in rows])},
+              "longer_answer_wins": round(longer_wins / len(decisive), 3) if decisive else None, "decisive_games": len(decisive)}
     coverage = {"games": counts.rows_in, "judged": len(rows), "excluded": counts.excluded_by_reason, "judge_failures": _judge_failures(run)}
     headline = penalised if info["wrong_language_loss"] else summary
     results = {"kind": "winrate", "lang": info["lang"], "a": a, "b": b, "judge": info["judge_model"], "both_orders": info["both_orders"],
                "wrong_language_loss": info["wrong_language_loss"], "win_rate": headline["win_rate"], "ci95": headline["ci95"],
-               "summary": summary, "with_wrong_language_as_loss": penalised, "language_fidelity": fidelity, "coverage": coverage}
+               "summary": summary, "with_wrong_language_as_loss": penalised, "language_fidelity": fidelity, "length": length, "coverage": coverage}
     _write_results(run, results)
 
     def fmt(s: dict) -> str:
@@ -81,6 +89,7 @@ def winrate_report(info: dict, seed: int, run: RunFolder, counts: Accounting) ->
         ["A wins / ties / B wins", f"{summary['a_wins']} / {summary['ties']} / {summary['b_wins']}"],
         ["verdicts that flip when the answers swap seats", f"{summary['flip_rate']:.3f}" if summary["flip_rate"] is not None else "- (one order)"],
         ["share of verdicts for the first seat", f"{summary['first_seat_wins']:.3f}" if summary["first_seat_wins"] is not None else "-"],
+        ["the longer answer wins (decisive games; characters)", f"{length['longer_answer_wins']:.3f}" if decisive else "-"],
         [f"answers in {info['lang']}: A / B", " / ".join(f"{f['share']:.3f}" if f["share"] is not None else "-" for f in fidelity.values())],
     ]
     chart = [("all", summary["win_rate"], summary["ci95"])]
