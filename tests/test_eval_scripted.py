@@ -225,6 +225,10 @@ def test_prefs_pairs_from_two_policies_follow_the_rules(tmp_path, endpoint):
         assert row["prompt"][-1]["role"] == "user" and row["judge_model"] == "judge-x" and len(row["scores"]) == 8
     # Prompts whose completions were all Finnish and scored within the margin are excluded as such.
     assert set(excluded["reason"]) <= {"bad_row", "tie", "small_margin", "identical", "judge_error"}
+    # The report: the judge's coverage, the score it gave answers in another language, why rejected.
+    assert stats["judge_coverage"]["judged"] == 96 and stats["judge_coverage"]["parsed"] == completions["score"].is_not_null().sum()
+    assert stats["mean_score_by_language"]["other"] == 2.0 and stats["rejected_because"].get("lid", 0) == data["rejected_issue"].eq("lid").sum()
+    assert stats["margins"].get("flawed rejected", 0) == data["rejected_issue"].is_not_null().sum()
     # TRL's conversational preference format, as the datasets loader reads it.
     from datasets import load_dataset
 

@@ -67,7 +67,7 @@ def prefs_report(info: dict, run: RunFolder, counts: Accounting, steps: dict) ->
         b = tokens.get((p["rejected_model"], p["rejected"][0]["content"]))
         if a is not None and b is not None:
             gaps.append(a - b)
-    margins = Counter(f"{p['margin']:g}" if p["margin"] is not None else "flawed rejected" for p in pairs)
+    margins = Counter("flawed rejected" if p["rejected_issue"] else f"{p['margin']:g}" for p in pairs)
     in_lang = [c["score"] for c in asked if c["lang"] == lang]
     other = [c["score"] for c in asked if c["lang"] != lang]
     stats = {
