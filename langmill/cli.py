@@ -737,9 +737,12 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
 
 
 def _add_eval_commands() -> None:
-    from langmill.cli_eval import eval_group  # its own module: cli.py stays one screen per command
+    # Their own modules (cli_eval.py, cli_train.py): cli.py stays one screen per command.
+    from langmill.cli_eval import eval_group
+    from langmill.cli_train import train_group
 
     main.add_command(eval_group)
+    main.add_command(train_group)
 
 
 if __name__ == "__main__":  # python -m langmill.cli: the imported module is the one with every command
