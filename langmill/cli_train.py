@@ -96,7 +96,8 @@ def _run(kind: str, data, model, out, mix, total_rows, eval_share, chat_template
     files = [f for s in sources for f in s.files]
     fingerprint = {"command": f"train {kind}", "files": files, "weights": [s.weight for s in sources], "model": model, "mix": shares, "total": total_rows,
                    "eval_share": eval_share, "chat_template": chat_template, "all_tokens": all_tokens, "lora": job.lora, "trl": trl, "seed": seed}
-    _start(out, fingerprint, overwrite)
+    if int(os.environ.get("RANK", "0")) == 0:  # one process of a multi-process launch owns OUT
+        _start(out, fingerprint, overwrite)
     click.echo(f"langmill train {kind}: {len(sources)} input(s), {model} -> {job.out}", err=True)
     started = time.monotonic()
     try:
@@ -105,6 +106,8 @@ def _run(kind: str, data, model, out, mix, total_rows, eval_share, chat_template
         _fail(str(err))
     except OSError as err:  # a model or tokenizer that cannot be loaded
         _fail(f"--model {model}: {' '.join(str(err).split())[:300]}")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     loss = (metrics.get("train") or {}).get("train_loss")
     evaluation = metrics.get("eval") or {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in evaluation.items() if k in ("eval_loss", "eval_rewards/accuracies", "eval_rewards/margins"))

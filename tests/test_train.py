@@ -176,3 +176,24 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_model):
         r = run_langmill("train", *args, "--out", tmp_path / f"out-{k}")
         assert r.returncode == 2 and expected in r.stderr and len(r.stderr.strip().splitlines()) <= 2, (args, r.stderr[-800:])
         assert "Traceback" not in r.stderr
+
+
+def _launcher(*command: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    bin_dir = os.path.dirname(sys.executable)
+    return subprocess.run([os.path.join(bin_dir, command[0]), *command[1:]], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_multi_process_launchers_run_the_module(tmp_path, tiny_model):
+    data = _sft_shard(tmp_path / "sft-fi", n=64)
+    common = ["-m", "langmill.train", "sft", "--data", str(data), "--model", tiny_model, "--max-steps", "6", "--eval-share", "0", *FAST]
+    # torchrun: two CPU processes (gloo), data parallel: each step sees twice the samples of one process.
+    r = _launcher("torchrun", "--nproc_per_node", "2", "--nnodes", "1", *common, "--out", str(tmp_path / "ddp"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    epoch = _metrics(tmp_path / "ddp")["train"]["epoch"]
+    assert epoch == pytest.approx(6 * 4 * 2 / 64, abs=0.1)
+    assert r.stdout.count("model:") == 1  # one process writes and reports
+    # accelerate launch (one CPU process: `--cpu --num_processes 2` silently runs one, see FACTS.md).
+    r = _launcher("accelerate", "launch", "--cpu", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no",
+                  "--dynamo_backend", "no", *common, "--out", str(tmp_path / "accelerate"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _metrics(tmp_path / "accelerate")["train"]["epoch"] == pytest.approx(6 * 4 / 64, abs=0.1)

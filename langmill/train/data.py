@@ -73,11 +73,35 @@ def shard_files(path: str) -> list[str]:
     return files
 
 
-def _read(path: str) -> pl.DataFrame:
+def _read(path: str, kind: str) -> pl.DataFrame:
+    if not path.endswith(".parquet"):
+        return _read_rows(path, kind)
     try:
-        return pl.read_parquet(path) if path.endswith(".parquet") else pl.read_ndjson(path)
+        return pl.read_parquet(path)
     except Exception as err:  # noqa: BLE001 - polars raises several kinds for a broken file
         raise TrainDataError(f"{path}: unreadable ({err.__class__.__name__}: {str(err).splitlines()[0][:200]})") from None
+
+
+def _read_rows(path: str, kind: str) -> pl.DataFrame:
+    """A JSONL file of rows in any format langmill reads (langmill.formats): SFT chats, ShareGPT,
+    alpaca, dolly as `messages`; preference pairs (strings or message lists) as message lists;
+    corpus rows as they are. A row that cannot be read is a one-line error naming FILE:LINE."""
+    from langmill.formats import detect_format, to_fields
+    from langmill.readers import BadRow, read_rows
+
+    rows = []
+    for where, row, bad, _ in read_rows(path):
+        if row is None:
+            raise TrainDataError(bad)
+        if kind == "cpt" and "text" in row:
+            rows.append({"text": row["text"], "lang": row.get("lang"), "id": row.get("id")})
+            continue
+        try:
+            fields = to_fields(row, detect_format(row))
+        except BadRow as err:
+            raise TrainDataError(f"{where}: {err}") from None
+        rows.append({**fields, "lang": row.get("lang"), "id": str(row["id"]) if row.get("id") is not None else where})
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
 def load_source(source: Source, kind: str) -> pl.DataFrame:
@@ -85,7 +109,7 @@ def load_source(source: Source, kind: str) -> pl.DataFrame:
     `messages` (sft), or `prompt`/`chosen`/`rejected` (dpo); raises TrainDataError."""
     frames = []
     for path in source.files:
-        frame = _read(path)
+        frame = _read(path, kind)
         if frame.height == 0:
             continue
         wanted = KIND_COLUMNS[kind]
