@@ -26,6 +26,7 @@ def _train_options(command):
         click.option("--eval-share", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Held-out share for eval loss (DPO: reward accuracy and margins)."),
         click.option("--chat-template", help="chatml (Poro's; its tokens are added when missing), a Jinja file, or the tokenizer's own (default)."),
         click.option("--lora", is_flag=True, help="Train a LoRA adapter (peft) instead of every weight."),
+        click.option("--qlora", is_flag=True, help="LoRA on the base model loaded in 4 bits (bitsandbytes NF4; a CUDA GPU)."),
         click.option("--lora-r", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--lora-alpha", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML of TRL options (SFTConfig / DPOConfig names, e.g. lr_scheduler_type, warmup_ratio, deepspeed); flags win over it."),
@@ -68,7 +69,7 @@ def _trl_options(kind: str, config_path: str | None, flags: dict) -> dict:
     return {**options, **{k: v for k, v in flags.items() if v is not None}}
 
 
-def _run(kind: str, data, model, out, mix, total_rows, eval_share, chat_template, lora, lora_r, lora_alpha, config_path, epochs, max_steps, lr,
+def _run(kind: str, data, model, out, mix, total_rows, eval_share, chat_template, lora, qlora, lora_r, lora_alpha, config_path, epochs, max_steps, lr,
          batch_size, grad_accum, max_length, save_steps, seed, trust_remote_code, overwrite, extra_trl: dict | None = None, all_tokens: bool = False):
     from langmill.train.data import Source, TrainDataError, parse_mix
     from langmill.train.run import TrainJob, run_train
@@ -91,11 +92,11 @@ def _run(kind: str, data, model, out, mix, total_rows, eval_share, chat_template
                                            "gradient_accumulation_steps": grad_accum, "max_length": max_length, "save_steps": save_steps,
                                            **(extra_trl or {})})
     job = TrainJob(kind=kind, sources=sources, model=model, out=out, mix=shares, total=total_rows, eval_share=eval_share, chat_template=chat_template,
-                   all_tokens=all_tokens, lora={"r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": 0.05, "target_modules": "all-linear"} if lora else None,
-                   trl=trl, seed=seed, trust_remote_code=trust_remote_code)
+                   all_tokens=all_tokens, lora={"r": lora_r, "lora_alpha": lora_alpha, "lora_dropout": 0.05, "target_modules": "all-linear"} if lora or qlora else None,
+                   qlora=qlora, trl=trl, seed=seed, trust_remote_code=trust_remote_code)
     files = [f for s in sources for f in s.files]
     fingerprint = {"command": f"train {kind}", "files": files, "weights": [s.weight for s in sources], "model": model, "mix": shares, "total": total_rows,
-                   "eval_share": eval_share, "chat_template": chat_template, "all_tokens": all_tokens, "lora": job.lora, "trl": trl, "seed": seed}
+                   "eval_share": eval_share, "chat_template": chat_template, "all_tokens": all_tokens, "lora": job.lora, "qlora": qlora, "trl": trl, "seed": seed}
     if int(os.environ.get("RANK", "0")) == 0:  # one process of a multi-process launch owns OUT
         _start(out, fingerprint, overwrite)
     click.echo(f"langmill train {kind}: {len(sources)} input(s), {model} -> {job.out}", err=True)

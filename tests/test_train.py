@@ -171,6 +171,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_model):
         (["dpo", "--data", prefs, "--model", tiny_model, "--config", config], "did you mean 'learning_rate'"),
         (["sft", "--data", f"{prefs}:x", "--model", tiny_model], "not a number"),
         (["sft", "--data", _sft_shard(tmp_path / "ok2", n=4), "--model", tiny_model, "--mix", "sv:1"], "no row has lang='sv'"),
+        (["sft", "--data", _sft_shard(tmp_path / "ok3", n=4), "--model", tiny_model, "--qlora"], "--qlora needs a CUDA GPU"),
     ]
     for k, (args, expected) in enumerate(cases):
         r = run_langmill("train", *args, "--out", tmp_path / f"out-{k}")

@@ -45,6 +45,7 @@ class TrainJob:
     chat_template: str | None = None  # "chatml", a Jinja file's text, or None: the tokenizer's own
     all_tokens: bool = False  # sft: train on every token, user turns included
     lora: dict | None = None  # peft LoraConfig options, or None for full fine-tuning
+    qlora: bool = False  # the base model loaded in 4 bits (bitsandbytes NF4, CUDA only) under the LoRA adapter
     trl: dict = field(default_factory=dict)
     seed: int = 0
     trust_remote_code: bool = False
@@ -141,6 +142,19 @@ def _lora(job: TrainJob):
     return LoraConfig(task_type="CAUSAL_LM", **job.lora)
 
 
+def quantization(job: TrainJob) -> dict:
+    """from_pretrained's arguments for QLoRA: 4-bit NF4 weights, double quantisation, bf16 compute."""
+    if not job.qlora:
+        return {}
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if not torch.cuda.is_available():
+        raise TrainDataError("--qlora needs a CUDA GPU (bitsandbytes 4-bit); use --lora on this machine")
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16)
+    return {"quantization_config": config, "device_map": {"": int(os.environ.get("LOCAL_RANK", "0"))}}
+
+
 def last_checkpoint(job: TrainJob) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -156,7 +170,7 @@ def run_train(job: TrainJob, echo=print) -> dict:
     tokenizer = load_tokenizer(job)
     train_set, eval_set = to_dataset(job, train_rows, tokenizer), (to_dataset(job, eval_rows, tokenizer) if eval_rows.height else None)
     args = trl_config(job, eval_set is not None)
-    model = AutoModelForCausalLM.from_pretrained(job.model, trust_remote_code=job.trust_remote_code, dtype="auto")
+    model = AutoModelForCausalLM.from_pretrained(job.model, trust_remote_code=job.trust_remote_code, dtype="auto", **quantization(job))
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:  # ChatML tokens added
         model.resize_token_embeddings(len(tokenizer))
     if job.kind == "dpo":
