@@ -59,7 +59,10 @@ def test_sft_loss_falls_on_a_learnable_shard_and_only_assistant_turns_count(tmp_
     assert losses[-1] < 0.5 * losses[0], losses
     assert (out / "model" / "model.safetensors").exists() and (out / "model" / "tokenizer.json").exists()
     config = json.loads((out / "config.json").read_text())
-    assert config["trl"]["max_steps"] == 40 and config["trl"]["use_cpu"] is True
+    assert config["trl"]["max_steps"] == 40 and config["trl"]["use_cpu"] is True and config["trl"]["eos_token"] != "<EOS_TOKEN>"
+    from trl import SFTConfig
+
+    SFTConfig(**{k: v for k, v in config["trl"].items() if k not in ("hub_token",)})  # the effective config is a usable config
     card = (out / "model" / "README.md").read_text()
     assert str(data) in card and "translate" in card and "50 (48 / 2)" in card and "assistant turns" in card
     assert "40 steps" in r.stdout and "train loss" in r.stdout
@@ -77,6 +80,26 @@ def test_the_trained_tokens_are_the_assistant_turns_with_their_end_of_turn(tiny_
         encoded = tokenize_chat(tokenizer, messages, template)
         trained = tokenizer.decode([t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m])
         assert trained.replace(" ", "") == f"{row['response']}{end}\nLyhyesti: kyllä.{end}\n".replace(" ", "")
+
+
+def test_full_fine_tuning_keeps_float32_weights_and_rows_trl_drops_are_reported(tmp_path, tiny_model):
+    import torch
+    from safetensors.torch import load_file
+
+    data = _sft_shard(tmp_path / "long", n=24)
+    out = tmp_path / "short-max-length"
+    # The tiny model's checkpoint is bf16; a 24-token max_length leaves some Dolly prompts nothing to learn from.
+    r = run_langmill("train", "sft", "--data", data, "--model", tiny_model, "--out", out, "--max-steps", "2", "--batch-size", "4",
+                     "--max-length", "24", "--eval-share", "0", "--lr", "1e-6")
+    assert r.returncode == 0, r.stderr[-3000:]
+    weights = load_file(str(out / "model" / "model.safetensors"))
+    assert {t.dtype for t in weights.values()} == {torch.float32}
+    base = load_file(os.path.join(tiny_model, "model.safetensors"))
+    changed = sum(int((weights[k].float() != base[k].float()).sum()) for k in base) / sum(t.numel() for t in base.values())
+    assert changed > 0.5  # lr 1e-6 still moves most weights: updates are not rounded away
+    mix = json.loads((out / "mix.json").read_text())
+    assert mix["rows_trl_dropped"] > 0 and mix["train_rows_trained"] + mix["rows_trl_dropped"] == 24
+    assert "TRL left out" in r.stderr and "TRL left out" in (out / "model" / "README.md").read_text()
 
 
 def test_dpo_reward_margin_grows(tmp_path, tiny_model):

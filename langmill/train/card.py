@@ -36,7 +36,9 @@ def model_card(job, args, metrics: dict, manifest: dict) -> str:
         "---", yaml.safe_dump(header, allow_unicode=True, sort_keys=False).strip(), "---", "",
         f"# {job.kind.upper()} of {job.model} with langmill", "",
         f"Trained with `langmill train {job.kind}` (TRL {_trl_version()}) on the shards below, "
-        f"{manifest['train_rows']:,} training rows and {manifest['eval_rows']:,} held out.", "",
+        f"{manifest['train_rows']:,} training rows and {manifest['eval_rows']:,} held out"
+        + (f"; TRL left out {manifest['rows_trl_dropped']:,} rows with nothing to learn after truncation to max_length" if manifest.get("rows_trl_dropped") else "")
+        + ".", "",
         "## Training data", "", *_input_rows(job, manifest), "",
     ]
     if manifest.get("languages"):
