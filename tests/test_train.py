@@ -167,7 +167,13 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(tmp_path, tiny_model
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    last = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*"))
+    # A kill during a save leaves a checkpoint without trainer_state.json (the Trainer writes it
+    # last): make the newest one such, the run must resume from the one before it.
+    complete = sorted(int(p.parent.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+    if len(complete) > 1:
+        (out / "checkpoints" / f"checkpoint-{complete[-1]}" / "trainer_state.json").unlink()
+        complete.pop()
+    last = complete[-1]
     r = run_langmill(*args)
     assert r.returncode == 0 and "Resuming from" in r.stderr, r.stderr[-3000:]
     metrics = _metrics(out)

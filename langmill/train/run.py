@@ -156,9 +156,15 @@ def quantization(job: TrainJob) -> dict:
 
 
 def last_checkpoint(job: TrainJob) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(job.checkpoints) if os.path.isdir(job.checkpoints) else None
+    """The newest complete checkpoint: the Trainer writes trainer_state.json last, so a folder
+    without it is one a kill interrupted (resuming from it would fail or lose the optimizer)."""
+    if not os.path.isdir(job.checkpoints):
+        return None
+    found = [(int(name.split("-")[1]), name) for name in os.listdir(job.checkpoints) if name.startswith("checkpoint-") and name.split("-")[1].isdigit()]
+    for _, name in sorted(found, reverse=True):
+        if os.path.isfile(os.path.join(job.checkpoints, name, "trainer_state.json")):
+            return os.path.join(job.checkpoints, name)
+    return None
 
 
 def run_train(job: TrainJob, echo=print) -> dict:
