@@ -183,10 +183,12 @@ def plain_trl(kind: str, data: str, model_path: str, config_json: str, out: str)
     config_cls, trainer_cls = (DPOConfig, DPOTrainer) if kind == "dpo" else (SFTConfig, SFTTrainer)
     recorded = json.loads(Path(config_json).read_text())["trl"]
     recorded["output_dir"] = os.path.join(out, "checkpoints")
-    # to_dict() writes every `*_token` field as a placeholder ("<EOS_TOKEN>"); langmill sets none of them
+    # langmill records eos_token / pad_token as they are (hub_token stays hidden: "<HUB_TOKEN>");
+    # to_dict() hides every `*_token` field behind such a placeholder, so those are compared as set.
     options = {k: v for k, v in recorded.items() if v != f"<{k.upper()}>"}
     args = config_cls(**options)
-    differ = {k: (v, recorded.get(k)) for k, v in args.to_dict().items() if v != recorded.get(k)}
+    differ = {k: (v, recorded.get(k)) for k, v in args.to_dict().items()
+              if v != recorded.get(k) and not (k.endswith("_token") and getattr(args, k) == recorded.get(k))}
     if differ:  # the recorded config must come back unchanged, or the comparison is off
         sys.exit(f"the plain TRL config differs from langmill's: {differ}")
     dataset = load_dataset("parquet", data_files=data, split="train")
