@@ -337,16 +337,22 @@ def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model
     proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     chunk = out / "logs" / "translate" / "checkpoints" / "00000" / "chunk_00000.jsonl"
     deadline = time.monotonic() + 240
-    while not (chunk.exists() and chunk.read_text().count("\n") >= 3):
+
+    def server_pids() -> set[int]:
+        logs = list((out / "logs" / "translate" / "server").glob("*.log"))
+        return {int(pid) for pid in re.findall(r"\((?:APIServer|EngineCore)[^)]* pid=(\d+)\)", logs[0].read_text())} if logs else set()
+
+    # Kill once rows are done and the server log names the server's processes (the log is written
+    # by another process, so it may lag behind the rows under load).
+    while not (chunk.exists() and chunk.read_text().count("\n") >= 3 and server_pids()):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     proc.kill()
     proc.wait()
-    log = next((out / "logs" / "translate" / "server").glob("*.log")).read_text()
-    server_pids = {int(pid) for pid in re.findall(r"\((?:APIServer|EngineCore)[^)]* pid=(\d+)\)", log)}
-    assert server_pids
+    pids = server_pids()
+    assert pids
     deadline = time.monotonic() + 60
-    while any(os.path.exists(f"/proc/{pid}") for pid in server_pids):
+    while any(os.path.exists(f"/proc/{pid}") for pid in pids):
         assert time.monotonic() < deadline, "the vLLM server outlived the killed task"
         time.sleep(0.5)
     time.sleep(1)
