@@ -7,6 +7,7 @@ itself is tested on real translations in test_output_qc.py.
 """
 
 import gzip
+import glob
 import json
 import os
 import signal
@@ -326,11 +327,16 @@ def test_ray_and_slurm_executors(tmp_path, server, inputs, monkeypatch):
     assert sorted(slurm_kept["id"].to_list()) == sorted(kept["id"].to_list())
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model, inputs):
     """SIGKILL of langmill alone (not its process group): the vLLM server it started exits too (it
     gets SIGTERM when its parent dies), and the rerun starts a new one and finishes the job."""
-    import re
-
     out = tmp_path / "out"
     args = ["translate", inputs["dolly_more"], "--to", "fi", "--model", tiny_model, "--out", out, "--no-qc", "--max-tokens", "64",
             "--max-concurrent", "1", *VLLM_ARGS]
@@ -339,17 +345,32 @@ def test_killed_task_takes_its_vllm_server_down_and_resumes(tmp_path, tiny_model
     deadline = time.monotonic() + 240
 
     def server_pids() -> set[int]:
-        logs = list((out / "logs" / "translate" / "server").glob("*.log"))
-        return {int(pid) for pid in re.findall(r"\((?:APIServer|EngineCore)[^)]* pid=(\d+)\)", logs[0].read_text())} if logs else set()
+        """The vLLM server langmill started and every process under it, found in /proc (the server's
+        own log lines name its processes only under some logging setups)."""
+        parents = {}
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                fields = open(stat).read().rsplit(")", 1)[1].split()
+                parents[int(stat.split("/")[2])] = int(fields[1])
+            except (OSError, ValueError, IndexError):
+                continue
 
-    # Kill once rows are done and the server log names the server's processes (the log is written
-    # by another process, so it may lag behind the rows under load).
+        def under(pid: int, root: int) -> bool:
+            while pid > 1:
+                if pid == root:
+                    return True
+                pid = parents.get(pid, 0)
+            return False
+
+        servers = [pid for pid in parents if under(pid, proc.pid) and "vllm.entrypoints" in _cmdline(pid)]
+        return {pid for pid in parents for server in servers if under(pid, server)}
+
     while not (chunk.exists() and chunk.read_text().count("\n") >= 3 and server_pids()):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+    pids = server_pids()
     proc.kill()
     proc.wait()
-    pids = server_pids()
     assert pids
     deadline = time.monotonic() + 60
     while any(os.path.exists(f"/proc/{pid}") for pid in pids):
