@@ -691,6 +691,10 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
         files = resolve_row_inputs(list(inputs), "prefs")
     except (ConfigError, InputError) as err:
         _fail(str(err))
+    from langmill.readers import read_rows
+
+    if not any(next(read_rows(path), None) for path in files):
+        _fail(f"{files[0] if len(files) == 1 else f'{len(files)} input files'}: no prompt rows (empty input)")
     _check_language(lang, None, "--lang")
     flags = {k: v for k, v in engine_flags.items() if k != "endpoint_url"}
     policies = []

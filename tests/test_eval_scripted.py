@@ -275,6 +275,7 @@ def test_one_line_errors(tmp_path, endpoint):
         (["eval", "mtbench", "--questions", tmp_path, "--answers", questions, "--judge", "j", "--lang", "fi", "--out", tmp_path / "o4"],
          "no question_fi.jsonl"),
         (["prefs", questions, "--lang", "fi", "--model", "m", "--out", tmp_path / "o5"], "--judge is required"),
+        (["prefs", write_jsonl(tmp_path / "empty.jsonl", []), "--lang", "fi", "--model", "m", "--judge", "j", "--out", tmp_path / "o7"], "no prompt rows"),
         (["prefs", questions, "--lang", "fi", "--model", "m", "--model", "m", "--judge", "j", "--out", tmp_path / "o6", "--endpoint-url", endpoint.url],
          "named twice"),
     ]

@@ -417,6 +417,24 @@ class Throughput:
         return f"{self.rows_done:,} rows done, {self.rows_done / spent:.2f} rows/s, {self.output_tokens / spent:,.0f} output tokens/s"
 
 
+class TargetLid:
+    """For rollouts: `self.lid`, fastText for `self.settings.lang`, loaded on first use in each
+    worker (fastText models do not pickle, so it is left out when the rollout is sent there)."""
+
+    _lid = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_lid": None}
+
+    @property
+    def lid(self):
+        if self._lid is None:
+            from langmill.filters.lid import LanguageFilter
+
+            self._lid = LanguageFilter(self.settings.lang)
+        return self._lid
+
+
 class GenerationRunner(InferenceRunner):
     """datatrove's InferenceRunner with langmill's servers: a vLLM process or an endpoint."""
 
@@ -458,6 +476,14 @@ class GenerationRunner(InferenceRunner):
         super().run(data, rank, world_size)
         if self.throughput.last_answer is not None:
             self.stat_update("requests_wall_s", value=round(self.throughput.seconds(), 3))
+
+    @classmethod
+    def for_stage(cls, rollout_fn, engine: EngineConfig, output_writer, out: str, stage: str, records_per_chunk: int) -> "GenerationRunner":
+        """The runner of stage `stage` of the run in `out`: its server log and checkpoints (answered
+        requests, finished rows) under OUT/logs/<stage>/, so a killed stage resumes there."""
+        logs = os.path.join(out, "logs", stage)
+        return cls(rollout_fn, engine, output_writer, server_log_folder=os.path.join(logs, "server"),
+                   checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=records_per_chunk)
 
     def _init_server(self, rank: int) -> InferenceServer:
         config = copy.deepcopy(self.config)  # one fresh copy per task: tasks may share a process

@@ -20,6 +20,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+from langmill.generators.engine import TargetLid
 from langmill.config import deep_merge, read_yaml
 from langmill.generators.translate import PROMPTS_DIR, load_prompts
 from langmill.settings_schema import Schema, check_settings
@@ -154,24 +155,12 @@ class GroundedSettings:
         return [{"role": "system", "content": p["system"].format(**fields)}, {"role": "user", "content": p["user"].format(**fields)}]
 
 
-class GroundedGenerator:
+class GroundedGenerator(TargetLid):
     """The rollout of `GenerationRunner` for grounded synthesis: per chunk document, `per_doc`
     requests at once, each giving one checked pair (a list of results, one per pair)."""
 
     def __init__(self, settings: GroundedSettings):
         self.settings = settings
-        self._lid = None
-
-    def __getstate__(self):  # loaded again in each worker: fastText models do not pickle
-        return {**self.__dict__, "_lid": None}
-
-    @property
-    def lid(self):
-        if self._lid is None:
-            from langmill.filters.lid import LanguageFilter
-
-            self._lid = LanguageFilter(self.settings.lang)
-        return self._lid
 
     async def rollout(self, document, generate):
         meta = document.metadata

@@ -21,6 +21,7 @@ import asyncio
 import zlib
 from dataclasses import dataclass, field
 
+from langmill.generators.engine import TargetLid
 from langmill.generators.judge import Judge, JudgeSettings, language_name
 
 # Why a prompt gave no pair, in the order it is decided.
@@ -66,25 +67,13 @@ class PolicySettings:
         return messages if has_system or not self.system else [{"role": "system", "content": self.system}, *messages]
 
 
-class PolicySampler:
+class PolicySampler(TargetLid):
     """The rollout of one policy model's stage: a prompt document -> {"completions": [...]}, each
     {"text", "finish_reason", "tokens", "seed", "lang", "lang_score", "issue", "issue_detail"}
     (text None and issue "generation_error" when the request was refused)."""
 
     def __init__(self, settings: PolicySettings, model_index: int = 0):
         self.settings, self.model_index = settings, model_index
-        self._lid = None
-
-    def __getstate__(self):  # loaded again in each worker: fastText models do not pickle
-        return {**self.__dict__, "_lid": None}
-
-    @property
-    def lid(self):
-        if self._lid is None:
-            from langmill.filters.lid import LanguageFilter
-
-            self._lid = LanguageFilter(self.settings.lang)
-        return self._lid
 
     async def complete(self, generate, messages: list[dict], key: str, params: dict | None = None) -> dict:
         from datatrove.pipeline.inference.types import InferenceError

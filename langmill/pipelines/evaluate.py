@@ -207,12 +207,6 @@ def job_info(job: EvalJob) -> dict:
             "wrong_language_loss": job.wrong_language_loss, "inputs": len(job.files), "tasks": job.tasks, "executor": job.executor}
 
 
-def _runner(rollout, engine: EngineConfig, out: str, stage: str, shards) -> GenerationRunner:
-    logs = os.path.join(out, "logs", stage)
-    return GenerationRunner(rollout, engine, shards, server_log_folder=os.path.join(logs, "server"),
-                            checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK)
-
-
 def build_executors(job: EvalJob) -> list[tuple[str, object]]:
     from langmill.executors import chained_executors
     from langmill.pipelines.eval_report import eval_report
@@ -227,7 +221,8 @@ def build_executors(job: EvalJob) -> list[tuple[str, object]]:
         shards = RowShards(job.out, partial(answer_rows, side.name, folder, job.lang), {folder: schemas.EVAL_ANSWERS},
                            output_filename="${rank}_chunk_${chunk_index}")
         rollout = Answerer(job.policy, category_temperature=job.kind == "mtbench").rollout
-        stages.append((f"answer-{side.label}", [PromptReader(job.files, job.limit), _runner(rollout, side.engine, job.out, f"answer-{side.label}", shards)],
+        runner = GenerationRunner.for_stage(rollout, side.engine, shards, job.out, f"answer-{side.label}", RECORDS_PER_CHUNK)
+        stages.append((f"answer-{side.label}", [PromptReader(job.files, job.limit), runner],
                        job.tasks))
     if job.kind == "winrate":
         rollout, rows, schema = PairwiseJudge(job.judging, job.both_orders).rollout, winrate_rows, schemas.WINRATE_GAME
@@ -235,7 +230,7 @@ def build_executors(job: EvalJob) -> list[tuple[str, object]]:
         rollout, rows, schema = GradeJudge(job.judging).rollout, mtbench_rows, schemas.MTBENCH_GRADE
     shards = RowShards(job.out, partial(rows, info), {"data": schema, "excluded": schemas.PREFERENCE_EXCLUDED},
                        output_filename="${rank}_chunk_${chunk_index}")
-    stages.append(("judge", [GameReader(job), _runner(rollout, job.judge, job.out, "judge", shards)], job.tasks))
+    stages.append(("judge", [GameReader(job), GenerationRunner.for_stage(rollout, job.judge, shards, job.out, "judge", RECORDS_PER_CHUNK)], job.tasks))
     names = [name for name, _, _ in stages]
     report = WriteReport(job.out, f"eval {job.kind}", REASONS, ["judge", *names[:-1]], f"langmill eval {job.kind} — {job.lang}", info,
                          extra=partial(eval_report, job.kind, info, job.seed), schemas={"data": schema, "excluded": schemas.PREFERENCE_EXCLUDED})

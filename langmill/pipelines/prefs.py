@@ -206,12 +206,6 @@ def job_info(job: PrefsJob) -> dict:
             "judge_shares_family_with": shared}
 
 
-def _runner(rollout, engine: EngineConfig, out: str, stage: str, shards) -> GenerationRunner:
-    logs = os.path.join(out, "logs", stage)
-    return GenerationRunner(rollout, engine, shards, server_log_folder=os.path.join(logs, "server"),
-                            checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK)
-
-
 def build_executors(job: PrefsJob) -> list[tuple[str, object]]:
     from langmill.executors import chained_executors
     from langmill.pipelines.prefs_report import prefs_report
@@ -225,10 +219,12 @@ def build_executors(job: PrefsJob) -> list[tuple[str, object]]:
         shards = RowShards(job.out, partial(completion_rows, engine.model, folder), {folder: schemas.STAGED_COMPLETIONS},
                            output_filename="${rank}_chunk_${chunk_index}")
         sampler = PolicySampler(job.policy, m)
-        stages.append((names[m], [PromptReader(job.files, job.limit), _runner(sampler.rollout, engine, job.out, names[m], shards)], job.tasks))
+        runner = GenerationRunner.for_stage(sampler.rollout, engine, shards, job.out, names[m], RECORDS_PER_CHUNK)
+        stages.append((names[m], [PromptReader(job.files, job.limit), runner], job.tasks))
     shards = RowShards(job.out, partial(pair_rows, info), SHARD_SCHEMAS, output_filename="${rank}_chunk_${chunk_index}")
     judge = PairJudge(job.judging, job.pairs)
-    stages.append(("judge", [CompletionsReader(job.out, [e.model for e in job.policies]), _runner(judge.rollout, job.judge, job.out, "judge", shards)],
+    runner = GenerationRunner.for_stage(judge.rollout, job.judge, shards, job.out, "judge", RECORDS_PER_CHUNK)
+    stages.append(("judge", [CompletionsReader(job.out, [e.model for e in job.policies]), runner],
                    job.tasks))
     report = WriteReport(job.out, "prefs", REASONS, names[:-1], f"langmill prefs report — {job.lang}", info, extra=partial(prefs_report, info),
                          not_kept=extra_pairs, schemas={"data": schemas.GENERATED_PREFERENCE, "excluded": schemas.PREFERENCE_EXCLUDED})

@@ -62,11 +62,9 @@ def generated_rows(job_info: dict, document) -> list[tuple[str, dict]]:
 
 def generate_pipeline(reader, rollout, job, info: dict) -> list:
     """The generate stage: `reader` (documents with metadata) then the rollout on the job's engine."""
-    logs = os.path.join(job.out, "logs", "generate")
     shards = RowShards(job.out, partial(generated_rows, info), {STAGED: schemas.SYNTH_SFT, "excluded": schemas.SYNTH_EXCLUDED},
                        output_filename="${rank}_chunk_${chunk_index}")
-    return [reader, GenerationRunner(rollout, job.engine, shards, server_log_folder=os.path.join(logs, "server"),
-                                     checkpoints_local_dir=os.path.join(logs, "checkpoints"), records_per_chunk=RECORDS_PER_CHUNK)]
+    return [reader, GenerationRunner.for_stage(rollout, job.engine, shards, job.out, "generate", RECORDS_PER_CHUNK)]
 
 
 def synthesis_executors(job, command: str, generate: list, info: dict, checks: dict) -> list[tuple[str, object]]:
