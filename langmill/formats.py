@@ -108,7 +108,12 @@ def _preference(row: dict) -> dict[str, list[dict]]:
         if len(chosen) < 2 or chosen[:-1] != rejected[:-1] or chosen[-1]["role"] != "assistant" or rejected[-1]["role"] != "assistant":
             raise BadRow("chosen and rejected transcripts do not share their turns up to the last answer")
         return {"prompt": chosen[:-1], "chosen": chosen[-1:], "rejected": rejected[-1:]}
-    return {key: preference_messages(row.get(key), key) for key in PREFERENCE_FIELDS}
+    fields = {key: preference_messages(row.get(key), key) for key in PREFERENCE_FIELDS}
+    # UltraFeedback-style rows repeat the prompt at the start of chosen and rejected: keep it once
+    prompt, n = fields["prompt"], len(fields["prompt"])
+    if all(fields[k][:n] == prompt and len(fields[k]) > n for k in ("chosen", "rejected")):
+        fields["chosen"], fields["rejected"] = fields["chosen"][n:], fields["rejected"][n:]
+    return fields
 
 
 def preference_messages(value, field: str) -> list[dict]:

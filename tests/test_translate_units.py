@@ -77,6 +77,17 @@ def test_formats_detected_and_converted():
             to_fields(bad, detect_format(bad))
 
 
+def test_a_prompt_repeated_in_chosen_and_rejected_is_kept_once():
+    # HuggingFaceH4/ultrafeedback_binarized's shape: the prompt string, then both answers as [user, assistant]
+    user = {"role": "user", "content": "Name a Finnish lake."}
+    row = {"prompt": user["content"], "chosen": [user, {"role": "assistant", "content": "Saimaa."}],
+           "rejected": [{"content": user["content"], "role": "user"}, {"role": "assistant", "content": "Lake."}]}
+    assert to_fields(row, "preference") == {"prompt": [user], "chosen": [{"role": "assistant", "content": "Saimaa."}],
+                                            "rejected": [{"role": "assistant", "content": "Lake."}]}
+    other = {**row, "rejected": [{"role": "user", "content": "Another question?"}, {"role": "assistant", "content": "Lake."}]}
+    assert len(to_fields(other, "preference")["chosen"]) == 2  # not both repeat it: left as it is
+
+
 def test_real_hh_transcripts_become_prompt_chosen_rejected():
     rows = read_gz(shared_data("instructions", "hh-rlhf-harmless-base.test.jsonl.gz"), 300)
     converted = 0
