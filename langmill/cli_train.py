@@ -29,7 +29,7 @@ def _train_options(command):
         click.option("--qlora", is_flag=True, help="LoRA on the base model loaded in 4 bits (bitsandbytes NF4; a CUDA GPU)."),
         click.option("--lora-r", type=click.IntRange(min=1), default=16, show_default=True),
         click.option("--lora-alpha", type=click.IntRange(min=1), default=32, show_default=True),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML of TRL options (SFTConfig / DPOConfig names, e.g. lr_scheduler_type, warmup_ratio, deepspeed); flags win over it."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML of TRL options (SFTConfig / DPOConfig names, e.g. lr_scheduler_type, warmup_steps (below 1: a share of the steps), deepspeed); flags win over it."),
         click.option("--epochs", type=click.FloatRange(min=0), help="num_train_epochs. [default: cpt 1, sft 3, dpo 1]"),
         click.option("--max-steps", type=int, help="max_steps (overrides --epochs)."),
         click.option("--lr", type=float, help="learning_rate. [default: cpt 1e-4, sft 2e-5, dpo 5e-7]"),
