@@ -743,10 +743,15 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
 def _add_eval_commands() -> None:
     # Their own modules (cli_eval.py, cli_train.py): cli.py stays one screen per command.
     from langmill.cli_eval import eval_group
+    from langmill.cli_publish import publish
+    from langmill.cli_run import run, tiny_model
     from langmill.cli_train import train_group
 
     main.add_command(eval_group)
     main.add_command(train_group)
+    main.add_command(publish)
+    main.add_command(run)
+    main.add_command(tiny_model)
 
 
 if __name__ == "__main__":  # python -m langmill.cli: the imported module is the one with every command

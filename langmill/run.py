@@ -18,6 +18,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,6 +110,7 @@ class RunFolder:
                     raise RunError(f"{changed[0]} changed since the run in {self.path} started; rerun with --overwrite to start over")
                 raise RunError(f"{self.path} holds a run with other inputs or settings; use another --out, or --overwrite")
             else:
+                self._record_command()
                 return True
         try:
             os.makedirs(self.logs, exist_ok=True)
@@ -118,7 +120,15 @@ class RunFolder:
         with open(tmp, "w") as f:
             json.dump(fingerprint, f, indent=1)
         os.replace(tmp, self.job_file)
+        self._record_command()
         return False
+
+    def _record_command(self) -> None:
+        """logs/commands.jsonl: every command line that worked on this folder (the first made it,
+        later ones resumed it), for the dataset card; kept apart from job.json, which decides resuming."""
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": ["langmill", *sys.argv[1:]]}
+        with open(os.path.join(self.logs, "commands.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     # --- counting what users will load --------------------------------------------------------------
 
