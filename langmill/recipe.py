@@ -419,6 +419,20 @@ def plan_lines(recipe: Recipe, stages: list[Stage]) -> list[str]:
     return lines
 
 
+def _option(stage: Stage, option: str) -> str | None:
+    return next((values[0] for o, values in stage.pairs if o == option and values), None)
+
+
+def stage_location(stage: Stage) -> str:
+    """Where a stage's result is, as the summary shows it."""
+    if stage.command == ("publish",):
+        dry_run = _option(stage, "dry-run")
+        return dry_run if dry_run else f"hub: {_option(stage, 'repo-id')}"
+    if stage.command[0] == "train":
+        return os.path.join(stage.out, "model")
+    return stage.out
+
+
 def _stage_summary(stage: Stage) -> str:
     """A short what-came-out of a finished stage, read from its records."""
     def read(name):
@@ -439,9 +453,11 @@ def _stage_summary(stage: Stage) -> str:
     metrics = read("train_metrics.json")
     if metrics:
         loss = (metrics.get("train") or {}).get("train_loss")
-        return f"model/ ({metrics.get('global_step')} steps" + (f", loss {loss:.3f})" if isinstance(loss, (int, float)) else ")")
+        return f"{metrics.get('global_step')} steps" + (f", loss {loss:.3f}" if isinstance(loss, (int, float)) else "")
     if os.path.isfile(os.path.join(stage.out, "config.json")):
         return "model"
+    if stage.command == ("publish",):
+        return "dry run (nothing uploaded)" if _option(stage, "dry-run") else "uploaded"
     return ""
 
 
@@ -518,7 +534,7 @@ def _print_summary(recipe: Recipe, rows: list, seconds: float, echo) -> None:
     ran = sum(1 for _, status, _ in rows if status == "ran")
     echo(f"\nRecipe {recipe.name}: {len(rows)} stage(s) in {recipe.out}: {ran} ran, "
          f"{sum(1 for _, s, _ in rows if s == 'skipped')} skipped, in {_seconds(seconds)}", err=True)
-    table = [(stage.name, status, _seconds(took) if took is not None else "-", _stage_summary(stage), stage.out) for stage, status, took in rows]
+    table = [(stage.name, status, _seconds(took) if took is not None else "-", _stage_summary(stage), stage_location(stage)) for stage, status, took in rows]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         echo("  " + "  ".join(cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))) + "  " + row[4], err=True)
