@@ -3,6 +3,7 @@ options -> langmill.recipe / langmill.tiny_model (no logic of their own)."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import click
@@ -73,12 +74,9 @@ def tiny_model(out):
     end to end on a small CPU with nothing downloaded: the demo recipe and the tests use it. An
     existing model in OUT is kept.
     """
-    try:
-        import tokenizers  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as err:
-        _fail(f"langmill tiny-model needs torch, transformers and tokenizers ({err.name} is missing): pip install 'langmill[train]'")
+    missing = [name for name in ("torch", "transformers", "tokenizers") if importlib.util.find_spec(name) is None]
+    if missing:
+        _fail(f"langmill tiny-model needs torch, transformers and tokenizers ({', '.join(missing)} missing): pip install 'langmill[train]'")
     from langmill.tiny_model import build_tiny_model
 
     click.echo(f"Tiny model in {build_tiny_model(out)}", err=True)
