@@ -229,29 +229,32 @@ def _stage(name: str, settings: dict, defaults: dict, commands: dict, earlier: l
         if param in seen:
             raise RecipeError(f"{where}.{key}: the same option as {seen[param]!r}; give one of them")
         seen[param] = key
-        option = "" if isinstance(param, click.Argument) else param.opts[0].lstrip("-") if param.opts[0].startswith("--") else key
-        if isinstance(param, click.Option) and param.is_flag:
-            if not isinstance(value, bool):
-                raise RecipeError(f"{where}.{key}: a flag: true or false")
-            if value:
-                stage.pairs.append((option, []))
-            continue
-        if isinstance(value, dict):
-            if not isinstance(param.type, click.Path):
-                raise RecipeError(f"{where}.{key}: a mapping is only for file options (config, prompt-file, ...)")
-            path = os.path.join(out, "recipe", f"{name}.{key}.yaml")
-            stage.inline_files[path] = value
-            stage.pairs.append((option, [path]))
-            continue
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            continue
-        many = isinstance(param, click.Argument) and param.nargs == -1 or getattr(param, "multiple", False)
-        if len(values) != 1 and not many:
-            raise RecipeError(f"{where}.{key}: takes one value, not a list")
-        resolved = [_value(v, param, stage, by_name, f"{where}.{key}") for v in values]
-        stage.pairs.append((option, resolved))
+        pair = _setting(stage, key, value, param, by_name, f"{where}.{key}", out)
+        if pair is not None:
+            stage.pairs.append(pair)
     return stage
+
+
+def _setting(stage: Stage, key: str, value, param: click.Parameter, earlier: dict[str, Stage], where: str, out: str):
+    """One setting as (option, values) for the command line, or None when it adds nothing."""
+    option = "" if isinstance(param, click.Argument) else next((o[2:] for o in param.opts if o.startswith("--")), key)
+    if isinstance(param, click.Option) and param.is_flag:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where}: a flag: true or false")
+        return (option, []) if value else None
+    if isinstance(value, dict):  # inline settings for a file option, written before the stage runs
+        if not isinstance(param.type, click.Path):
+            raise RecipeError(f"{where}: a mapping is only for file options (config, prompt-file, ...)")
+        path = os.path.join(out, "recipe", f"{stage.name}.{key}.yaml")
+        stage.inline_files[path] = value
+        return option, [path]
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        return None
+    many = isinstance(param, click.Argument) and param.nargs == -1 or getattr(param, "multiple", False)
+    if len(values) != 1 and not many:
+        raise RecipeError(f"{where}: takes one value, not a list")
+    return option, [_value(v, param, stage, earlier, where) for v in values]
 
 
 def _params(command: click.Command) -> dict[str, click.Parameter]:
