@@ -79,6 +79,10 @@ def render_report(title: str, stats: dict, summary: list[list], sections: list[t
         *summary,
     ]
     examples = [[reason, e["id"], e["detail"], e["text"]] for reason, found in stats["excluded_examples"].items() for e in found]
+    near = [[rule, e["threshold"], e["value"], e["id"], e["text"]] for rule, found in (stats.get("near_threshold") or {}).items() for e in found]
+    near_section = ("<h2>Dropped closest to each rule's threshold</h2><p>The excluded rows whose statistic was nearest to the threshold "
+                    "that dropped them: if these look fine, the threshold is too strict for this text.</p>"
+                    + html_table(["reason: statistic", "threshold", "value", "id", "row (start)"], near)) if near else ""
     job = {k: v for k, v in stats.items() if k in ("lang", "source_lang", "model", "prompt", "inputs", "tasks", "workers", "executor")}
     parts = "".join(f"<h2>{html.escape(heading)}</h2>{body}" for heading, body in sections)
     return f"""<!doctype html>
@@ -91,7 +95,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
 <h2>Summary</h2>{html_table(["", "value"], rows)}
 <h2>Excluded rows by reason</h2>{bars(list(stats["excluded_by_reason"].items()), "#d8603b")}
 <h2>Examples of excluded rows</h2>{html_table(["reason", "id", "detail", "row (start)"], examples)}
-{parts}
+{near_section}{parts}
 <h2>Time per step (seconds, summed over tasks)</h2>{html_table(["step", "seconds"], [[k, v] for k, v in stats["step_time_s"].items()])}
 </body></html>
 """

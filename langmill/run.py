@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -28,6 +29,9 @@ import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
 
 EXAMPLES_PER_REASON = 3
+NEAR_THRESHOLD_PER_RULE = 3
+# A detail that names a statistic, its value and the threshold it crossed: "mean_word_length=1.9<3"
+_THRESHOLD_DETAIL = re.compile(r"([A-Za-z_][\w.]*)=(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)([<>]=?)(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\s*(?:$|[;(,])")
 DETAIL_CHARS = 400  # of an example's detail in stats.json and report.html
 
 
@@ -163,6 +167,38 @@ class RunFolder:
                         taken = True
                 if not taken:
                     break  # this file's reasons are full; the rest of it adds nothing
+        return found
+
+    def near_threshold(self, per_rule: int = NEAR_THRESHOLD_PER_RULE) -> dict[str, list[dict]]:
+        """For each rule whose details read "<stat>=<value><op><threshold>" (the quality filters',
+        QC's), the excluded rows closest to its threshold: what a user looks at to tune it.
+        {"reason: stat": [{id, detail, value, threshold, text}]}, nearest first (relative distance)."""
+        import heapq
+
+        import pyarrow.dataset as ds
+        from langmill.report import clip, readable_start
+
+        nearest: dict[str, list] = {}  # rule -> heap of (-distance, path, row, id, detail, value, limit)
+        for path in shard_files(self.excluded):
+            offset = 0
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=4096, columns=["id", "reason", "detail"]):
+                for i, (row_id, reason, detail) in enumerate(zip(*(batch.column(c).to_pylist() for c in ("id", "reason", "detail")))):
+                    match = _THRESHOLD_DETAIL.match(detail or "")
+                    if not match:
+                        continue
+                    stat, value, limit = match.group(1), float(match.group(2)), float(match.group(4))
+                    entry = (-abs(value - limit) / max(abs(limit), 1e-9), path, offset + i, row_id, detail, value, limit)
+                    heap = nearest.setdefault(f"{reason}: {stat}", [])
+                    (heapq.heappush if len(heap) < per_rule else heapq.heappushpop)(heap, entry)
+                offset += batch.num_rows
+        found: dict[str, list[dict]] = {}
+        for rule, heap in sorted(nearest.items()):
+            for _, path, row, row_id, detail, value, limit in sorted(heap, reverse=True):
+                names = pq.read_schema(path).names
+                shown = next((c for c in ("text", "row", "raw") if c in names), None)
+                text = ds.dataset(path).take([row], columns=[shown]).column(0)[0].as_py() if shown else None  # only the pages holding it
+                found.setdefault(rule, []).append({"id": row_id, "detail": clip(detail, DETAIL_CHARS), "value": value, "threshold": limit,
+                                                   "text": readable_start(text, is_json=shown != "text")})
         return found
 
     def duplicate_ids(self, examples: int = 5) -> dict:
@@ -318,6 +354,7 @@ class WriteReport(PipelineStep):
             **extra.stats,
             "duplicate_ids": run.duplicate_ids(),
             "excluded_examples": accounting.excluded_examples,
+            "near_threshold": run.near_threshold(),
             "step_time_s": timings,
         }
         run.write_report(stats, render_report(self.title, stats, extra.summary, extra.sections))

@@ -108,6 +108,25 @@ def test_sample_run_writes_report_stats_and_logs(sample_run):
     assert meta.row_group(0).column(0).compression == "ZSTD"
 
 
+def test_report_shows_the_drops_closest_to_each_threshold(sample_run):
+    out, _ = sample_run
+    stats = json.loads((out / "stats.json").read_text())
+    near = stats["near_threshold"]
+    assert "gopher_quality: doc_words" in near and all(len(found) <= 3 for found in near.values())
+    excluded = pl.read_parquet(out / "excluded" / "*.parquet")
+    for rule, found in near.items():
+        reason, stat = rule.split(": ")
+        distance = [abs(e["value"] - e["threshold"]) / abs(e["threshold"]) for e in found]
+        assert distance == sorted(distance)  # nearest first
+        # no other row this rule dropped is nearer to the threshold than the ones shown
+        details = excluded.filter((pl.col("reason") == reason) & pl.col("detail").str.starts_with(f"{stat}="))["detail"].to_list()
+        values = [float(d.split("=")[1].split("<")[0].split(">")[0]) for d in details]
+        assert min(abs(v - found[0]["threshold"]) / abs(found[0]["threshold"]) for v in values) == pytest.approx(distance[0])
+        assert all(e["text"] for e in found)  # the row's start, to look at
+    assert "Dropped closest to each rule&#x27;s threshold" in (out / "report.html").read_text() or \
+        "Dropped closest to each rule's threshold" in (out / "report.html").read_text()
+
+
 def test_rerun_of_finished_job_changes_nothing(sample_run):
     out, _ = sample_run
     before = read_out(out)
