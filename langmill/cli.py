@@ -9,6 +9,7 @@ import click
 
 from langmill import __version__
 from langmill.config import LidSettings
+from langmill.profiles import PROFILES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,16 +41,27 @@ def _check_inputs_out_model(inputs, out, lid_model: str | None) -> None:
             _fail(str(err))
 
 
-def _check_language(lang: str, lid_model: str | None, option: str) -> None:
+def _check_language(lang: str, lid_model: str | None, option: str, backends=("fasttext",)) -> None:
     """A target language the language-ID model cannot predict would drop every row: refuse it now."""
     from langmill.filters.lid import unknown_language_error
 
     try:
-        error = unknown_language_error(lang, lid_model, option)
+        error = next(filter(None, (unknown_language_error(lang, lid_model, option, b) for b in dict.fromkeys(backends))), None)
     except Exception:  # noqa: BLE001 - an unusable model file is reported by the model check
         return
     if error:
         _fail(error)
+
+
+def _resolve_lid_backends(lang: str, lid, lid_model: str | None) -> None:
+    """Sets lid.backend and lid.line_backend to the backends the run uses ("auto" resolved for the
+    language), so --print-config and the job's fingerprint name them; a fastText model with heliport fails."""
+    from langmill.lid_backends import resolve_backends
+
+    lid.backend, lid.line_backend = resolve_backends(lang, lid.backend, lid.line_backend, lid.model)
+    if lid.model and "fasttext" not in (lid.backend, lid.line_backend):
+        given = "--lid-model" if lid_model else "lid.model"
+        _fail(f"{given} {lid.model} is a fastText model; heliport (lid.backend / --lid-backend heliport) brings its own: leave out one of them")
 
 
 ENGINE_FLAGS = ("endpoint_url", "api_key_env", "tensor_parallel", "data_parallel", "max_model_len", "dtype", "vllm_args",
@@ -140,6 +152,12 @@ def _finish(run, executor: str, started: float, extra=None) -> None:
         _fail(str(err))
 
 
+def _profile_lines(chosen) -> list[str]:
+    """What a run with --profile says (stderr) and --print-config writes as its header comment."""
+    return [f"langmill corpus settings: packaged defaults < profile {chosen.label} < --config < flags",
+            *(f"{chosen.label}: {note}" for note in chosen.notes)]
+
+
 @main.command(context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--lang", help="Target language (ISO 639-1 such as fi, or 639-3 such as fin / fin_Latn).")
@@ -148,15 +166,24 @@ def _finish(run, executor: str, started: float, extra=None) -> None:
 @click.option("--id-key", default="id", help="Field or column with the document id; ids are generated as FILE:LINE when absent.")
 @click.option("--split", type=click.Choice(["document", "paragraphs"]), default="document", help="For .txt inputs: one document per file, or one per blank-line-separated block.")
 @click.option("--lid-model", type=click.Path(dir_okay=False), help="fastText language-ID model (GlotLID, OpenLID, ...). Default: the embedded lid.176.ftz.")
-@click.option("--lid-threshold", type=float, help=f"Minimum language-ID probability of the target language (sets lid.threshold). [default: {LidSettings.threshold}]")
+@click.option("--lid-backend", help="Language ID by fasttext (lid.176 or --lid-model) or heliport (~220 languages, offline; sets lid.backend). "
+              "[default: the better of the two for --lang in bench/lid_backends.md; fasttext for a language not measured, unless only heliport knows it]")
+@click.option("--lid-threshold", type=float, help=f"Minimum language-ID score of the target language: a fastText probability (sets lid.threshold) or "
+              f"heliport's confidence, 0-7 (sets lid.heliport_threshold). [default: {LidSettings.threshold} / {LidSettings.heliport_threshold}]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any default setting (see --print-config).")
-@click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --config) and exit.")
+@click.option("--profile", type=click.Choice(PROFILES),
+              help="Published per-language filter settings, between langmill's defaults and --config (defaults < profile < --config < flags). "
+                   "fineweb2: FineWeb-2's settings for --lang (1,929 language-scripts; no C4, no paragraph repetition, no short-line rule); "
+                   "its LID thresholds are GlotLID scores, used only when --lid-model is a GlotLID model (labels like fin_Latn), "
+                   "else lid.threshold stays langmill's.")
+@click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --profile and --config) and exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run in parallel.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input is split into (by file, or within files when there are fewer files than tasks). [default: --workers]")
 @click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options come from the executor section of --config.")
 @click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
 @click.option("--verbose", is_flag=True, help="Show datatrove's task logs and stats tables on the terminal (they are always in OUT/logs/).")
-def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold, config_path, print_config, workers, tasks, executor, overwrite, verbose):
+def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, lid_threshold, config_path, profile, print_config, workers, tasks, executor,
+           overwrite, verbose):
     """Raw text -> clean, deduplicated Parquet shards in one language.
 
     INPUT is any mix of files, directories and globs of .jsonl/.ndjson/.json, .parquet, .txt (one
@@ -178,23 +205,40 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
 
     if not lang:
         _fail("--lang is required (e.g. --lang fi)")
-    lang = canonical_lang(lang)
+    raw_lang, lang = lang, canonical_lang(lang)
+    chosen = None  # the profile's settings for this language (langmill.profiles)
     try:
         settings, known_language = load_config(lang, config_path)
-        if lid_threshold is not None:
-            check_option("--lid-threshold", "lid.threshold", lid_threshold)
+        if profile:
+            from langmill.profiles import load_profile
+
+            chosen = load_profile(profile, raw_lang, lid_model or settings.lid.model)
+            settings, known_language = load_config(lang, config_path, profile=chosen.settings)
+        if lid_backend is not None:
+            check_option("--lid-backend", "lid.backend", lid_backend)
+            settings.lid.backend = lid_backend
     except ConfigError as err:
         _fail(str(err))
     if lid_model:
         settings.lid.model = lid_model
+    _resolve_lid_backends(lang, settings.lid, lid_model)
     if lid_threshold is not None:
-        settings.lid.threshold = lid_threshold
+        key = "threshold" if settings.lid.backend == "fasttext" else "heliport_threshold"
+        try:
+            check_option("--lid-threshold", f"lid.{key}", lid_threshold)
+        except ConfigError as err:
+            _fail(str(err))
+        setattr(settings.lid, key, lid_threshold)
     if print_config:
-        click.echo(dump_config(settings.to_dict()), nl=False)
+        header = "".join(f"# {line}\n" for line in _profile_lines(chosen)) if chosen else ""
+        click.echo(header + dump_config(settings.to_dict()), nl=False)
         return
     _check_inputs_out_model(inputs, out, settings.lid.model)
-    _check_language(lang, settings.lid.model, "--lang")
-    if not known_language:
+    _check_language(lang, settings.lid.model, "--lang", (settings.lid.backend, settings.lid.line_backend))
+    if chosen:  # says which settings, the LID threshold and the definitions that differ
+        for line in _profile_lines(chosen)[1:]:
+            click.echo(f"langmill: profile {line}", err=True)
+    elif not known_language:
         click.echo(f"langmill: warning: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)", err=True)
     if executor == "slurm" and not settings.executor.slurm.get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
@@ -209,9 +253,11 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_threshold,
         _fail(str(err))
 
     job = CorpusJob(files=files, lang=lang, out=out, settings=settings, text_key=text_key, id_key=id_key, split=split,
-                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose, fork_workers=True)
+                    tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose, fork_workers=True,
+                    profile=chosen.label if chosen else None)
+    # The profile is in the fingerprint: a rerun with another profile (or none) is another run.
     run = _start(out, {"command": "corpus", "files": files, "lang": lang, "config": settings.to_dict(), "text_key": text_key,
-                       "id_key": id_key, "split": split, "tasks": job.tasks}, overwrite)
+                       "id_key": id_key, "split": split, "tasks": job.tasks, **({"profile": job.profile} if chosen else {})}, overwrite)
     input_mb = sum(os.path.getsize(p) for p in files) / 1e6
     click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
     started = time.monotonic()
@@ -742,6 +788,7 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
 
 def _add_eval_commands() -> None:
     # Their own modules (cli_eval.py, cli_train.py): cli.py stays one screen per command.
+    from langmill.cli_calibrate import calibrate
     from langmill.cli_eval import eval_group
     from langmill.cli_publish import publish
     from langmill.cli_run import run, tiny_model
@@ -752,6 +799,7 @@ def _add_eval_commands() -> None:
     main.add_command(publish)
     main.add_command(run)
     main.add_command(tiny_model)
+    main.add_command(calibrate)
 
 
 if __name__ == "__main__":  # python -m langmill.cli: the imported module is the one with every command

@@ -78,6 +78,15 @@ class LidSettings:
     foreign_lines: str = "drop"  # lines in other languages: drop, mark (their share in foreign_share) or keep (not classified)
     line_threshold: float = 0.65  # a line is another language's when fastText gives that language at least this probability
     line_min_chars: int = 20  # lines with fewer letters (URLs not counted) are not classified: they go with the document
+    # fasttext, heliport or auto: the better one for the language in bench/lid_backends.md (DEFAULT_BACKEND in
+    # langmill/lid_backends.py), fastText when lid.model is set (--lid-backend)
+    backend: str = "auto"
+    line_backend: str = "auto"  # the backend of line-level LID; auto: the document backend
+    # heliport's score is its confidence (runner-up's HeLI score minus the winner's, 0-7), not a probability:
+    # 0.4 is the 2nd percentile of the right language's score on Leipzig + UD sentences (bench/lid_backends.md)
+    heliport_threshold: float = 0.4
+    # a line is another language's when heliport gives it at least this confidence: 0.27 % of right-language sentences removed
+    heliport_line_threshold: float = 0.5
 
 
 @dataclass
@@ -129,11 +138,14 @@ class CorpusSettings:
         return {name: asdict(getattr(self, name)) for name in _SECTIONS} | copy.deepcopy(self.quality)
 
 
-def load_config(lang: str, override_path: str | None = None) -> tuple[CorpusSettings, bool]:
-    """The settings for `lang` (defaults, the language's quality file, then the --config file), and
-    whether langmill has quality settings of its own for the language."""
+def load_config(lang: str, override_path: str | None = None, profile: dict | None = None) -> tuple[CorpusSettings, bool]:
+    """The settings for `lang` (defaults, the language's quality file, a profile's settings shaped
+    like a --config file (langmill.profiles), then the --config file), and whether langmill has
+    quality settings of its own for the language."""
     quality, known_language = load_quality_config(lang)
     defaults = CorpusSettings(quality=quality).to_dict()
+    if profile:
+        defaults = deep_merge(defaults, check_settings(profile, corpus_schema(), "profile", base=defaults))
     override = read_yaml(override_path) if override_path else {}
     merged = deep_merge(defaults, check_settings(override, corpus_schema(), override_path or "config", base=defaults))
     sections = {name: cls(**merged[name]) for name, cls in _SECTIONS.items()}
@@ -220,7 +232,7 @@ def load_synth_config(override: dict | str | None = None) -> dict:
 # named *threshold* is a probability. min_x <= max_x is checked in every section.
 
 CORPUS_RULES = {
-    "lid.max_chars": AT_LEAST_1,
+    "lid.max_chars": AT_LEAST_1, "lid.heliport_threshold": NUMBER, "lid.heliport_line_threshold": NUMBER,  # confidences, 0-7
     "dedup.ngram": AT_LEAST_1, "dedup.num_perm": AT_LEAST_1, "dedup.bands": AT_LEAST_1, "dedup.rows": AT_LEAST_1,
     "executor.*.cpus_per_task": AT_LEAST_1, "executor.ray.mem_per_cpu_gb": NUMBER,
 }
@@ -228,6 +240,8 @@ QUALITY_RULES = {
     "gopher_quality.min_mean_word_length": NUMBER, "gopher_quality.max_mean_word_length": NUMBER,
     "gopher_quality.max_bullet_lines_ratio": PROBABILITY, "gopher_quality.max_ellipsis_lines_ratio": PROBABILITY,
     "gopher_quality.min_alpha_words_ratio": PROBABILITY,
+    # a top n-gram's overlapping occurrences can cover more than len(text) ("ha ha ha"): FineWeb-2 uses limits above 1
+    "gopher_repetition.max_top_ngram_char_frac.*": NUMBER,
     "gopher_repetition.*": PROBABILITY, "gopher_repetition.*.*": PROBABILITY,  # fractions of lines, paragraphs, characters
     "c4.max_word_length": AT_LEAST_1,
     "fineweb_quality.min_line_punct_ratio": PROBABILITY, "fineweb_quality.max_short_line_ratio": PROBABILITY,
@@ -243,6 +257,13 @@ QC_RULES = {"non_alnum_share.max": PROBABILITY, "non_alnum_share.margin": PROBAB
 def _foreign_line_mode(merged: dict) -> list[str]:
     mode = merged["lid"]["foreign_lines"]
     return [] if mode in FOREIGN_LINE_MODES else [f"lid.foreign_lines must be one of {', '.join(FOREIGN_LINE_MODES)}, not {mode!r}"]
+
+
+def _lid_backends(merged: dict) -> list[str]:
+    from langmill.lid_backends import LID_BACKEND_CHOICES
+
+    return [f"lid.{key} must be one of {', '.join(LID_BACKEND_CHOICES)}, not {merged['lid'][key]!r}"
+            for key in ("backend", "line_backend") if merged["lid"][key] not in LID_BACKEND_CHOICES]
 
 
 def _dedup_bands_fit(merged: dict) -> list[str]:
@@ -269,7 +290,7 @@ def corpus_schema() -> Schema:
     sections = {name: dataclass_template(cls) for name, cls in _SECTIONS.items()}
     sections["executor"] = {kind: _executor_options(kind) | options for kind, options in sections["executor"].items()}
     return Schema(sections | default_quality_config(), CORPUS_RULES | QUALITY_RULES,
-                  QUALITY_FREE | {"executor.slurm.sbatch_args"}, (_dedup_bands_fit, _foreign_line_mode))
+                  QUALITY_FREE | {"executor.slurm.sbatch_args"}, (_dedup_bands_fit, _foreign_line_mode, _lid_backends))
 
 
 @lru_cache(maxsize=None)

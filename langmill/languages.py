@@ -29,6 +29,10 @@ ISO3_TO_1 = {
     "yor": "yo", "zho": "zh", "cmn": "zh", "zul": "zu", "kin": "rw", "lug": "lg", "nya": "ny", "sna": "sn",
     "sot": "st", "tsn": "tn", "wol": "wo", "lin": "ln", "orm": "om", "gaz": "om", "tir": "ti", "hat": "ht",
     "smo": "sm", "mri": "mi", "haw": "haw", "kur": "ku", "kmr": "ku", "ckb": "ckb", "cos": "co", "ast": "ast",
+    # more of heliport's languages (it answers in ISO 639-3; "hbs" and "kpv" are lid.176's "sh" and "kv")
+    "spa": "es", "abk": "ab", "aym": "ay", "ayr": "ay", "che": "ce", "chv": "cv", "cor": "kw", "div": "dv", "ewe": "ee",
+    "fij": "fj", "glv": "gv", "grn": "gn", "hmo": "ho", "ido": "io", "iku": "iu", "ina": "ia", "kal": "kl", "nav": "nv",
+    "oss": "os", "pli": "pi", "sag": "sg", "srd": "sc", "tso": "ts", "twi": "tw", "vol": "vo", "hbs": "sh", "kom": "kv", "kpv": "kv",
 }
 
 

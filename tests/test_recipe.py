@@ -77,7 +77,7 @@ stages:
 
 @pytest.mark.parametrize("body, message", [
     ("stages: {corpus: {inputs: x, lang: fi, lid-treshold: 0.5}}", "stages.corpus.lid-treshold: not an option of langmill corpus (did you mean 'lid-threshold'?)"),
-    ("stages: {clean: {inputs: x}}", "stages.clean: run: 'clean' is not a langmill command (one of: corpus,"),
+    ("stages: {clean: {inputs: x}}", "stages.clean: run: 'clean' is not a langmill command (one of: calibrate, corpus,"),
     ("stages: {a: {run: train sft, data: b}, b: {run: corpus, inputs: x}}", None),  # b is not a stage yet: a plain path
     ("stages: {corpus: {inputs: x, out: y}}", "stages.corpus.out: set by `langmill run`"),
     ("stages: {corpus: {inputs: x, lid-threshold: high}}", "stages.corpus.lid-threshold: 'high' is not a valid float"),

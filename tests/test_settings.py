@@ -70,8 +70,11 @@ def test_ranges(tmp_path):
     assert config_error(tmp_path, "lid: {threshold: 1.5}") == "lid.threshold must be a number between 0 and 1, not 1.5"
     assert config_error(tmp_path, "gopher_quality: {min_doc_words: -10}") == "gopher_quality.min_doc_words must be an integer >= 0, not -10"
     assert config_error(tmp_path, "c4: {min_words_per_line: -1}") == "c4.min_words_per_line must be an integer >= 0, not -1"
-    assert config_error(tmp_path, "gopher_repetition:\n  max_top_ngram_char_frac: {2: 1.2}\n") == (
-        "gopher_repetition.max_top_ngram_char_frac.2 must be a number between 0 and 1, not 1.2")
+    assert config_error(tmp_path, "gopher_repetition:\n  max_dup_ngram_char_frac: {5: 1.2}\n") == (
+        "gopher_repetition.max_dup_ngram_char_frac.5 must be a number between 0 and 1, not 1.2")
+    # a top n-gram's overlapping occurrences may cover more than the text ("ha ha ha"): limits above 1 are fine
+    assert config_error(tmp_path, "gopher_repetition:\n  max_top_ngram_char_frac: {2: -0.1}\n") == (
+        "gopher_repetition.max_top_ngram_char_frac.2 must be a number >= 0, not -0.1")
     assert config_error(tmp_path, "gopher_repetition:\n  max_dup_ngram_char_frac: {five: 0.1}\n") == (
         "gopher_repetition.max_dup_ngram_char_frac keys must be integers >= 1, not 'five'")
     assert qc_error(tmp_path, "non_alnum_share: {max: 30}") == "non_alnum_share.max must be a number between 0 and 1, not 30"

@@ -112,7 +112,7 @@ def test_language_filter_pickles_without_model():
     step = LanguageFilter("fi")
     step.predict("Hyvää huomenta kaikille.")
     clone = pickle.loads(pickle.dumps(step))
-    assert clone._model is None and clone.predict("Hyvää huomenta kaikille.")[0] == "fi"
+    assert clone.backend._model is None and clone.predict("Hyvää huomenta kaikille.")[0] == "fi"
 
 
 def _real_lines(path: str, start: int, n: int) -> list[str]:

