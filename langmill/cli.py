@@ -152,6 +152,23 @@ def _finish(run, executor: str, started: float, extra=None) -> None:
         _fail(str(err))
 
 
+def _fineweb2_when_known(raw_lang: str, lid_model: str | None):
+    """FineWeb-2's settings for a language langmill has no settings file for (None when FineWeb-2
+    has none either): better than language-neutral defaults, and the run says so."""
+    from langmill.config import ConfigError
+    from langmill.profiles import load_profile
+
+    try:
+        chosen = load_profile("fineweb2", raw_lang, lid_model)
+    except ConfigError as err:
+        if "scripts" in str(err):  # which script is the user's to say
+            click.echo(f"langmill: {str(err).split(': ', 1)[1]} with --profile fineweb2", err=True)
+        return None
+    chosen.notes.insert(0, "used because langmill has no settings file for this language; `langmill calibrate` makes one from clean "
+                           "reference text, --config uses it")
+    return chosen
+
+
 def _profile_lines(chosen) -> list[str]:
     """What a run with --profile says (stderr) and --print-config writes as its header comment."""
     return [f"langmill corpus settings: packaged defaults < profile {chosen.label} < --config < flags",
@@ -214,6 +231,10 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, l
 
             chosen = load_profile(profile, raw_lang, lid_model or settings.lid.model)
             settings, known_language = load_config(lang, config_path, profile=chosen.settings)
+        elif not known_language and not config_path:
+            chosen = _fineweb2_when_known(raw_lang, lid_model or settings.lid.model)
+            if chosen:
+                settings, _ = load_config(lang, config_path, profile=chosen.settings)
         if lid_backend is not None:
             check_option("--lid-backend", "lid.backend", lid_backend)
             settings.lid.backend = lid_backend
@@ -239,7 +260,9 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, l
         for line in _profile_lines(chosen)[1:]:
             click.echo(f"langmill: profile {line}", err=True)
     elif not known_language:
-        click.echo(f"langmill: warning: no quality settings for {lang!r}; using language-neutral defaults (no stop-word rule)", err=True)
+        given = "your --config over language-neutral defaults" if config_path else "language-neutral defaults (no stop-word rule)"
+        click.echo(f"langmill: warning: no quality settings for {lang!r} in langmill or FineWeb-2; using {given}. "
+                   f"`langmill calibrate REFERENCE... --lang {lang}` makes them from clean text in the language", err=True)
     if executor == "slurm" and not settings.executor.slurm.get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
 

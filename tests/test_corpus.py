@@ -254,8 +254,17 @@ def test_config_file_overrides_and_unknown_language_warns(tmp_path):
     parsed = yaml.safe_load(cfg.stdout)
     assert parsed["dedup"]["bands"] == 10 and parsed["dedup"]["rows"] == 8 and parsed["gopher_quality"]["enabled"] is False
     write_jsonl(tmp_path / "in.jsonl", [{"text": "Hello world, this is a sentence in English that is long enough."}])
-    result = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "br", "--out", tmp_path / "out")  # Breton: LID knows it
-    assert result.returncode == 0 and "no quality settings for 'br'" in result.stderr
+    # Breton: LID knows it, langmill has no settings file, FineWeb-2 has settings: those, and the run says so
+    result = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "br", "--out", tmp_path / "out")
+    assert result.returncode == 0
+    assert "langmill: profile fineweb2 (bre_Latn): used because langmill has no settings file for this language" in result.stderr
+    assert json.loads((tmp_path / "out" / "logs" / "job.json").read_text())["profile"] == "fineweb2 (bre_Latn)"
+    # Hindi: FineWeb-2 has two scripts; the user is told to choose, the run goes on with neutral defaults
+    hindi = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "hi", "--out", tmp_path / "out-hi")
+    assert hindi.returncode == 0 and "hin_Deva, hin_Latn" in hindi.stderr and "no quality settings for 'hi'" in hindi.stderr
+    # a settings file of one's own (langmill calibrate's) for such a language: the run names it
+    own = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "hi", "--config", tmp_path / "cfg.yaml", "--out", tmp_path / "out-hi2")
+    assert own.returncode == 0 and "using your --config over language-neutral defaults" in own.stderr
     refused = run_langmill("corpus", tmp_path / "in.jsonl", "--lang", "xx", "--out", tmp_path / "out2")
     assert refused.returncode == 2 and "--lang xx: the language-ID model lid.176.ftz does not know this language" in refused.stderr
     assert not (tmp_path / "out2").exists()
