@@ -7,38 +7,50 @@ The method (issue 14), in the order `calibrate` runs it:
    is then counted by the filters' own Rust kernel (`langmill.native.textstats`) on the text that
    filter would see (FineWeb's on the text C4 leaves). `measure` divides the counts exactly as
    `langmill.filters.quality` does, and the final check runs the real filters, so the two cannot drift.
-2. Stop words: the lowercased word tokens above 0.8 % of all tokens, then 0.3 %, then 0.2 %, until
-   at least 8 (FineWeb-2's derivation); tokens without a letter (numbers) are not candidates.
+2. Stop words: the language's own list when langmill has one (configs/languages/); else the
+   lowercased word tokens above 0.8 % of all tokens, then 0.3 %, then 0.2 %, until at least 8
+   (FineWeb-2's derivation), a token's share being the median of its shares in the inputs (so a
+   small input's own vocabulary, "artikla" in the UDHR, is not one); tokens without a letter are not
+   candidates. The min_stop_words rule is calibrated on the list that is written.
 3. LID threshold: FineWeb-2's formula, the median minus one standard deviation of the reference
-   documents' target-language scores, clipped to [0.3, 0.9] (a heliport confidence only to >= 0);
-   loosened like any rule below when it drops more than its share.
-4. Budget: `budget` is the share of reference documents the whole pipeline (LID + quality filters)
-   may drop. Documents LID puts in another language are counted apart (no threshold keeps them; a
-   large share means the model does not know the language or the reference is not clean); those no
-   threshold keeps (no words) are paid first. C4 goes first: when its line rules leave more documents
-   without a sentence than an equal share, it is turned off (FineWeb-2 runs without it). The rest is
-   split equally across the rules. A rule whose packaged default already drops no more than its
-   share keeps the default and hands the rest of its share to the others (redone until no rule
-   changes side); the others get the strictest threshold that drops at most their share. The real
-   filters then run on the reference with these settings, and one factor on every share is bisected
-   to the largest whose expected joint drop (7.) fits the budget: rules overlap, so equal shares
-   alone leave budget unspent, and the filters' order can exceed a share.
-5. Never stricter than the packaged default (configs/quality.yaml, the language-neutral file): the
-   reference shows where well-formed text ends, not where junk begins, so it may loosen a rule but
-   has no evidence to tighten one. This also keeps rules whose reference distribution is a point
-   mass (no '#' in clean prose gives a 0 quantile) at their published value.
-6. Length: LID, the document-length rules and C4's whole-document switches are calibrated first;
-   every other rule is calibrated on the documents those keep, so short documents dropped anyway
-   spend no other rule's share. The top-n-gram fractions are where length matters: measured on UD
-   + LibreOffice Finnish (2,504 documents), the top 2-gram's share of characters has median 0.145
-   under 20 words, 0.071 at 20-40, 0.042 at 40-80 and 0.02 above 150, because one 2-gram of a
-   short text is a large part of it; duplicate 5-grams and lines grow with length instead (95th
-   percentile of dup-5-gram 0 under 40 words, 0.18 at 150-300). A reference of short documents
-   therefore loosens the n-gram rules for long ones; the filters take one threshold per rule, so
-   the cure is the reference's min_doc_words (calibrated first) or a reference of documents as
-   long as the corpus's, not per-length thresholds, which would need new settings in every filter.
-7. Order statistics: a threshold at the reference's k-th most extreme value drops (k + 1) / (n + 1)
-   of new documents on average, not k / n; the budget is checked against that expectation.
+   documents' target-language scores, clipped to [0.3, 0.9] (a heliport confidence only to >= 0),
+   on the scale of the backend `corpus` will use (--lid-backend); loosened like any rule below.
+4. Budget: `budget` is the share of the reference the whole pipeline (LID + quality filters) may
+   drop, each REFERENCE input weighing the same (a document weighs 1 / (inputs x documents of its
+   input); `balance=False`: each document the same), so that a large input of one genre (help pages,
+   say) does not set every threshold alone. Documents LID puts in another language are counted
+   apart (no threshold keeps them; many means the model does not know the language or the reference
+   is not clean); documents no threshold keeps (no words) are paid first. Every rule starts at its
+   published value (5.) and is loosened step by step (`loosen`): a step keeps the dropped documents
+   nearest one rule's threshold; only steps that keep a document no other rule drops are made, the
+   rule that drops the most documents alone first, so the rules end at about the same share
+   (water-filling) and rules that fire on the same documents (the n-gram rules on one repetitive
+   page, the two word-length bounds) share one part of the budget instead of each paying for it.
+   When every frontier document is dropped by two rules or more, the move that keeps one document
+   from all its rules at once is made. The loop stops when the expected joint drop (7.) fits; what
+   the last step leaves over sets rules back to their published value (turned-off ones first). The
+   real filters then run on the reference with these settings and give the joint drop reported.
+   C4 (off by default) counts when a settings file turns it on: when its line rules leave more than
+   half the budget without a sentence, it is turned off again (FineWeb-2 runs without it).
+5. Never stricter than the published values (Gopher, C4, FineWeb: `PUBLISHED`): the reference shows
+   where well-formed text ends, not where junk begins, so it may loosen a rule but has no evidence
+   to tighten one. This also keeps rules whose reference distribution is a point mass (no '#' in
+   clean prose gives a 0 quantile) at their published value.
+6. Length: the top-n-gram fractions depend on document length: measured on UD + LibreOffice Finnish
+   (2,504 documents), the top 2-gram's share of characters has median 0.145 under 20 words, 0.071 at
+   20-40, 0.042 at 40-80 and 0.02 above 150, because one 2-gram of a short text is a large part of
+   it; duplicate 5-grams and lines grow with length instead. A short document that fails both
+   min_doc_words and a top-n-gram rule is dropped by two rules, so step 4 keeps it dropped rather
+   than loosen either. The filters take one threshold per rule, so the cure for a reference of short
+   documents is one of documents as long as the corpus's, not per-length thresholds.
+7. Order statistics: a threshold placed at the reference's most extreme kept value drops one
+   reference document's worth more of new text than of the reference ((k + 1) / (n + 1), not k / n);
+   one placed just inside the dropped tail drops no more. A loosened threshold goes halfway between
+   the last kept and the first dropped value (the widest margin on both sides), which costs half
+   the weight of the nearest kept document; at the extreme (nothing beyond) the whole weight. Rules
+   of one family share their tail documents and pay once. Measured (fi/eu/et, calibrated on the even
+   half of UD + UDHR + LibreOffice help + Leipzig, run on the odd half): see the report in
+   scripts/calibrate_languages.py's output and the numbers in configs/languages/<lang>.yaml.
 
 `calibrate(texts, lang, ...)` returns a `Calibration`; `write_settings` writes the `--config` file.
 """
@@ -64,6 +76,30 @@ MIN_TAIL_DOCS = 40  # reference documents a dropped tail needs for a usable esti
 STOP_WORD_SHARES = (0.008, 0.003, 0.002)
 MIN_STOP_WORDS_LISTED = 8
 LID_CLIP = (0.3, 0.9)
+
+# Step 5's bound: the published thresholds (Gopher: Rae et al. 2021, Table A1; C4: Raffel et al.
+# 2020; FineWeb: Penedo et al. 2024), which configs/quality.yaml held before it was calibrated
+# itself. Kept here so that calibrating again, the language-neutral defaults included, starts from
+# the same place and gives the same values.
+PUBLISHED = {
+    "gopher_quality": {"min_doc_words": 50, "max_doc_words": 100_000, "min_mean_word_length": 3, "max_mean_word_length": 10,
+                       "max_hash_word_ratio": 0.1, "max_ellipsis_word_ratio": 0.1, "max_bullet_lines_ratio": 0.9,
+                       "max_ellipsis_lines_ratio": 0.3, "min_alpha_words_ratio": 0.8, "min_stop_words": 2},
+    "gopher_repetition": {"max_dup_line_frac": 0.3, "max_dup_para_frac": 0.3, "max_dup_line_char_frac": 0.2, "max_dup_para_char_frac": 0.2,
+                          "max_top_ngram_char_frac": {2: 0.2, 3: 0.18, 4: 0.16},
+                          "max_dup_ngram_char_frac": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}},
+    "c4": {"min_sentences": 3, "drop_lorem_ipsum": True, "drop_curly_bracket": True},
+    "fineweb_quality": {"min_line_punct_ratio": 0.12, "max_short_line_ratio": 0.67, "max_dup_line_char_ratio": 0.01,
+                        "max_newline_word_ratio": 0.3},
+}  # fmt: skip
+
+
+def published_bound() -> dict:
+    """The quality sections with the published thresholds (step 5's bound)."""
+    config = default_quality_config()
+    for section, values in PUBLISHED.items():
+        config[section].update(copy.deepcopy(values))
+    return config
 
 
 @dataclass(frozen=True)
@@ -147,9 +183,15 @@ class Measurements:
 
 def normalised(texts: list[str], fix_mojibake: bool = True) -> list[str]:
     """The reference as `corpus` normalises it, documents empty afterwards left out."""
+    return normalised_groups(texts, [0] * len(texts), fix_mojibake)[0]
+
+
+def normalised_groups(texts: list[str], groups: list[int], fix_mojibake: bool = True) -> tuple[list[str], np.ndarray]:
+    """`normalised`, with the input each remaining document came from."""
     from langmill.filters.normalize import normalize_batch
 
-    return [t for t in normalize_batch(list(texts), fix_mojibake=fix_mojibake) if t]
+    pairs = [(t, g) for t, g in zip(normalize_batch(list(texts), fix_mojibake=fix_mojibake), groups) if t]
+    return [t for t, _ in pairs], np.array([g for _, g in pairs], dtype=int)
 
 
 def lid_threshold_key(lang: str, lid: LidSettings) -> str:
@@ -282,15 +324,23 @@ def token_counts(texts: list[str]) -> Counter:
     return counts
 
 
-def derive_stop_words(texts: list[str]) -> tuple[list[str], float]:
+def derive_stop_words(texts: list[str], weights: np.ndarray | None = None, groups: np.ndarray | None = None) -> tuple[list[str], float]:
     """(stop words, the token share that selected them): tokens with a letter above 0.8 % of all
-    tokens, else above 0.3 %, else above 0.2 %, stopping at the first share that gives at least 8."""
-    counts = token_counts(texts)
-    total = sum(counts.values())
+    tokens, else above 0.3 %, else above 0.2 %, stopping at the first share that gives at least 8.
+    With `groups` a token's share is the median of its shares in the inputs (each weighs the same);
+    documents of weight 0 (another language) are left out."""
+    keep = [i for i in range(len(texts)) if weights is None or weights[i] > 0]
+    by_input: dict[int, Counter] = {}
+    for i in keep:
+        by_input.setdefault(int(groups[i]) if groups is not None else 0, Counter()).update(token_counts([texts[i]]))
+    per_input = [{w: k / (sum(counts.values()) or 1) for w, k in counts.items()} for counts in by_input.values()]
+    # The median over inputs: a word must be common in at least half of them, so that a small input's
+    # own vocabulary ("artikla" in the UDHR) does not become a stop word of the language.
+    shares = Counter({w: float(np.median([s.get(w, 0.0) for s in per_input])) for w in set().union(*per_input)})
     words: list[str] = []
     share = STOP_WORD_SHARES[0]
     for share in STOP_WORD_SHARES:
-        words = [w for w, k in counts.most_common() if k > share * total and any(ch.isalpha() for ch in w)]
+        words = [w for w, k in shares.most_common() if k > share and any(ch.isalpha() for ch in w)]
         if len(words) >= MIN_STOP_WORDS_LISTED:
             break
     return words, share
@@ -317,28 +367,32 @@ def drops(values: np.ndarray, kind: str, threshold) -> np.ndarray:
         return values > threshold if kind == "max" else values < threshold
 
 
-def tail_threshold(values: np.ndarray, kind: str, k: int, integer: bool = False):
-    """The strictest threshold that drops at most `k` of `values`, rounded outward to 3 decimals
-    (None when no value applies)."""
-    v = np.sort(values[~np.isnan(values)])
-    if kind == "flag":  # a switch that would drop more than k is turned off
-        return bool((v > 0.5).sum() <= k)
-    if not len(v):
-        return None
-    if kind == "max":
-        t = v[max(len(v) - 1 - k, 0)] if k < len(v) else v[-1]
-        return int(t) if integer else math.ceil(t * 1000 - 1e-9) / 1000 if math.isfinite(t) else None
-    t = v[min(k, len(v) - 1)] if k < len(v) else v[0]
-    return int(t) if integer else math.floor(t * 1000 + 1e-9) / 1000
+def _round_out(value: float, kind: str, integer: bool):
+    """The strictest threshold (3 decimals) that does not drop `value`."""
+    if integer:
+        return int(value)
+    if not math.isfinite(value):
+        return None  # only "off" keeps an infinite value
+    return round(math.ceil(value * 1000 - 1e-6) / 1000 if kind == "max" else math.floor(value * 1000 + 1e-6) / 1000, 3)
 
 
-def more_permissive(kind: str, a, b):
-    """The looser of two thresholds of a rule (None: off, the loosest)."""
-    if kind == "flag":
-        return bool(a and b)
-    if a is None or b is None:
-        return None
-    return max(a, b) if kind == "max" else min(a, b)
+def rescue_threshold(values: np.ndarray, kind: str, integer: bool, dropped: np.ndarray, upto: float):
+    """The threshold after keeping every dropped document up to `upto` (a value of a dropped one):
+    halfway between `upto` and the next dropped value (see 7.), or at `upto` when none is left."""
+    sign = 1 if kind == "max" else -1
+    rest = values[dropped & (sign * values > sign * upto)]
+    strict = _round_out(upto, kind, integer)
+    if not len(rest):
+        return strict
+    nxt = rest.min() if kind == "max" else rest.max()
+    if integer:  # a max drops > t: t = nxt - 1 keeps nxt dropped; a min drops < t: t = nxt + 1
+        return int(strict + (nxt - sign - strict) // 2) if kind == "max" else int(strict - (strict - nxt - 1) // 2)
+    if not math.isfinite(nxt):
+        return strict
+    # the loosest 3-decimal threshold that still drops `nxt`, then the middle of the gap
+    loose = (math.ceil(nxt * 1000 - 1e-6) - 1) / 1000 if kind == "max" else (math.floor(nxt * 1000 + 1e-6) + 1) / 1000
+    middle = round(math.floor((strict + loose) / 2 * 1000 + 1e-6) / 1000 if kind == "max" else math.ceil((strict + loose) / 2 * 1000 - 1e-6) / 1000, 3)
+    return max(middle, strict) if kind == "max" else min(middle, strict)
 
 
 @dataclass
@@ -346,39 +400,172 @@ class RuleResult:
     rule: Rule
     threshold: object
     default: object
-    dropped: int  # reference documents it drops, among those the earlier-calibrated rules keep
-    calibrated: bool  # set from the reference tail (else: the packaged default)
-    share: float
+    dropped: int  # reference documents it drops on its own (before the other rules)
+    calibrated: bool  # set from the reference (else: the packaged default)
+    rate: float = 0.0  # the weighted share of the reference it drops on its own
+    n_eff: float = 0.0  # the reference's effective size (Kish) for the interval
 
-    def interval(self, n: int) -> tuple[float, float]:
-        return wilson_interval(self.dropped, n)
+    def interval(self, n: int | None = None) -> tuple[float, float]:
+        size = max(int(round(self.n_eff or n or 0)), 1)
+        return wilson_interval(min(int(round(self.rate * size)), size), size)
 
 
-def allocate(meas: Measurements, rules: list[Rule], defaults: dict, budget: float, eligible: np.ndarray, n: int) -> dict[str, RuleResult]:
-    """Step 4 for one group of rules on the `eligible` documents: equal shares of `budget` (a share
-    of `n` documents), the rules that keep their default handing back what they do not use."""
-    vals = {r.name: np.where(eligible, meas.values[r.name], np.nan) for r in rules}
-    at_default = {r.name: int(drops(vals[r.name], r.kind, defaults[r.name]).sum()) for r in rules}
-    fixed: set[str] = set()
-    while True:
-        free = [r for r in rules if r.name not in fixed]
-        left = max(budget - sum(at_default[name] for name in fixed) / n, 0.0)
-        share = left / len(free) if free else 0.0
-        newly = [r.name for r in free if at_default[r.name] <= math.floor(share * n + 1e-9)]
-        if not newly:
-            break
-        fixed |= set(newly)
-    out = {}
+# Rules whose tails hold the same kind of document: one tail for step 7's correction.
+FAMILIES = {
+    "gopher_quality.min_doc_words": "length", "gopher_quality.max_doc_words": "long",
+    "gopher_quality.min_mean_word_length": "word length", "gopher_quality.max_mean_word_length": "word length",
+    "gopher_quality.max_hash_word_ratio": "symbols", "gopher_quality.max_ellipsis_word_ratio": "ellipsis",
+    "gopher_quality.max_ellipsis_lines_ratio": "ellipsis", "gopher_quality.max_bullet_lines_ratio": "lists",
+    "fineweb_quality.max_short_line_ratio": "lists", "fineweb_quality.max_newline_word_ratio": "lists",
+    "fineweb_quality.min_line_punct_ratio": "lists",
+}
+
+
+def family(rule: Rule) -> str:
+    if rule.section == "gopher_repetition" or rule.key == "max_dup_line_char_ratio":
+        return "ngram" if "ngram" in rule.key else "duplicate lines"
+    return FAMILIES.get(rule.name, rule.name)
+
+
+def loosen(values: dict[str, np.ndarray], rules: list[Rule], start: dict, weights: np.ndarray, always: np.ndarray, budget: float) -> dict:
+    """Step 4: thresholds from `start` (the bound), loosened step by step until the expected joint
+    drop (the weights of the documents some rule drops, + step 7's correction) fits `budget`. A step
+    keeps the dropped documents nearest one rule's threshold. Only steps that keep a document no
+    other rule drops count (a step that saves nothing is never made, so rules that fire on the same
+    documents keep them dropped together: the n-gram rules share one repetitive page), and among
+    them the rule that drops the most documents alone moves first (water-filling: the rules end at
+    about the same share, so none is turned off while another keeps a long tail). When no such step
+    is left, every frontier document is dropped by two rules or more: the move that keeps one
+    document from all its rules at once, at the least loosening per document saved, is made. What
+    the last step leaves of the budget sets loosened rules back to their published value, rules
+    turned off first. Last, each rule still turned off is tried back at its published value with the
+    others loosened further to pay for it: a rule is off only when nothing else can pay for it."""
+    t = _fill(values, rules, start, dict(start), weights, always, budget, frozen=set())
+    restored: set[str] = set()
     for r in rules:
-        if r.name in fixed:
-            t, calibrated = defaults[r.name], False
-        else:
-            t = more_permissive(r.kind, tail_threshold(vals[r.name], r.kind, math.floor(share * n + 1e-9), r.integer), defaults[r.name])
-            if r.section == "lid" and t is not None:  # thresholds are >= 0 (a heliport confidence can be below)
-                t = max(t, 0.0)
-            calibrated = t != defaults[r.name]
-        out[r.name] = RuleResult(r, t, defaults[r.name], int(drops(vals[r.name], r.kind, t).sum()), calibrated, share if calibrated else 0.0)
-    return out
+        if r.kind != "flag" and t[r.name] != start[r.name] and switched_off(r, t[r.name]):
+            trial = _fill(values, rules, start, t | {r.name: start[r.name]}, weights, always, budget, frozen=restored | {r.name})
+            off = sum(switched_off(q, trial[q.name]) for q in rules if q.kind != "flag")
+            if off < sum(switched_off(q, t[q.name]) for q in rules if q.kind != "flag") and _expected(values, rules, start, trial, weights, always) <= budget + 1e-12:
+                t, restored = trial, restored | {r.name}
+    return t
+
+
+def _expected(values, rules, start, t, weights, always) -> float:
+    dropped = {r.name: drops(values[r.name], r.kind, t[r.name]) for r in rules}
+    joint = always | (sum((d.astype(int) for d in dropped.values()), np.zeros(len(weights), dtype=int)) > 0)
+    return float(weights[joint].sum()) + correction(values, rules, start, t, dropped, weights)
+
+
+def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budget: float, frozen: set) -> dict:
+    """`loosen`'s steps from thresholds `t`, the rules in `frozen` left as they are."""
+    t = dict(t)
+    dropped = {r.name: drops(values[r.name], r.kind, t[r.name]) for r in rules}
+
+    def count():
+        return sum((d.astype(int) for d in dropped.values()), np.zeros(len(weights), dtype=int))
+
+    def expected(th, dr):
+        joint = always | (sum((d.astype(int) for d in dr.values()), np.zeros(len(weights), dtype=int)) > 0)
+        return float(weights[joint].sum()) + correction(values, rules, start, th, dr, weights)
+
+    def move(r: Rule, upto: float):
+        new = rescue_threshold(values[r.name], r.kind, r.integer, dropped[r.name], upto)
+        return new, drops(values[r.name], r.kind, new)
+
+    while expected(t, dropped) > budget + 1e-12:
+        counts = count()
+        free = ~always & (counts == 1)
+        best = None  # (drop by this rule alone, saved, changes)
+        for r in rules:
+            if not dropped[r.name].any() or r.name in frozen:
+                continue
+            if r.kind == "flag":  # a switch that drops reference documents can only be turned off
+                new, nd = False, np.zeros(len(weights), dtype=bool)
+            else:
+                v = values[r.name][dropped[r.name]]
+                new, nd = move(r, v.min() if r.kind == "max" else v.max())
+            kept = dropped[r.name] & ~nd
+            alone = float(weights[dropped[r.name] & free].sum())
+            saved = float(weights[kept & free].sum())
+            if saved > 0 and (best is None or (alone, saved) > best[:2]):
+                best = (alone, saved, {r.name: (new, nd)})
+        if best is None:  # every frontier document is dropped by two rules or more
+            best = _joint_move(rules, values, dropped, weights, always, counts, move, frozen)
+        if best is None:
+            break  # nothing left to loosen
+        for name, (new, nd) in best[2].items():
+            t[name], dropped[name] = new, nd
+    # The last steps can overshoot (a step keeps every document up to the next value): the budget
+    # left over goes back to rules loosened on the way, each set back to its published value if
+    # the joint drop still fits: first rules that were turned off (they catch nothing), then the
+    # cheapest.
+    while True:
+        now = expected(t, dropped)
+        trials = []
+        for r in rules:
+            if t[r.name] != start[r.name] and r.name not in frozen:
+                back = dict(dropped) | {r.name: drops(values[r.name], r.kind, start[r.name])}
+                cost = expected(t | {r.name: start[r.name]}, back) - now
+                if now + cost <= budget + 1e-12:
+                    trials.append((not switched_off(r, t[r.name]), cost, r.name, back))
+        if not trials:
+            return t
+        *_, name, dropped = min(trials, key=lambda x: x[:3])
+        t[name] = start[name]
+
+
+def _joint_move(rules, values, dropped, weights, always, counts, move, frozen=frozenset()):
+    """The move that keeps one document from all the rules that drop it, at the least loosening
+    (the rules' own drop given up) per unit of joint drop saved."""
+    best = None
+    for i in np.flatnonzero(~always & (counts > 0)):
+        if any(dropped[name][i] for name in frozen):
+            continue  # a rule that may not move drops it
+        changes, cost = {}, 0.0
+        for r in rules:
+            if dropped[r.name][i]:
+                new, nd = (False, np.zeros(len(weights), dtype=bool)) if r.kind == "flag" else move(r, values[r.name][i])
+                changes[r.name] = (new, nd)
+                cost += float(weights[dropped[r.name] & ~nd].sum())
+        after = sum((changes[name][1] if name in changes else d).astype(int) for name, d in dropped.items())
+        saved = float(weights[(counts > 0) & (after == 0) & ~always].sum())
+        if saved > 0 and (best is None or saved / cost > best[0]):
+            best = (saved / cost, saved, changes)
+    return best
+
+
+def correction(values, rules: list[Rule], start: dict, thresholds: dict, dropped: dict, weights: np.ndarray) -> float:
+    """Step 7: the expected drop on new text beyond the reference's, for the rules moved from their
+    published value: the weight of the kept reference document nearest the threshold, in full when
+    the threshold sits on it (no reference document beyond), half when it sits halfway to the next
+    dropped one; once per family of rules (their tails are the same documents)."""
+    extra: dict[str, float] = {}
+    for r in rules:
+        th = thresholds[r.name]
+        if r.kind == "flag" or th == start[r.name] or switched_off(r, th):
+            continue
+        v = values[r.name]
+        kept = ~np.isnan(v) & np.isfinite(v) & (weights > 0) & ~dropped[r.name]
+        if kept.any():
+            i = np.flatnonzero(kept)[np.argmax(v[kept]) if r.kind == "max" else np.argmin(v[kept])]
+            share = 0.5 if dropped[r.name].any() else 1.0
+            extra[family(r)] = max(extra.get(family(r), 0.0), share * float(weights[i]))
+    return sum(extra.values())
+
+
+def input_weights(ref: np.ndarray, groups: np.ndarray, balance: bool, shares: list[float] | None = None) -> np.ndarray:
+    """Each reference document's weight in the false-drop rate: 1 / (inputs x documents of its
+    input) when balanced (each input weighs the same), 1 / documents otherwise; 0 outside `ref`."""
+    w = np.zeros(len(ref))
+    if not balance:
+        w[ref] = 1.0 / max(int(ref.sum()), 1)
+        return w
+    present = [g for g in np.unique(groups[ref])]
+    for g in present:
+        mine = ref & (groups == g)
+        w[mine] = (shares[g] if shares else 1.0 / len(present)) / mine.sum()
+    return w / w.sum()
 
 
 @dataclass
@@ -395,37 +582,30 @@ class Calibration:
     stop_words: list[str]
     stop_word_share: float
     results: list[RuleResult]
-    always_dropped: int  # dropped whatever the thresholds (no words, lorem ipsum, ...)
+    always_dropped: int  # dropped whatever the thresholds (no words, C4 left no sentence)
     joint_dropped: int  # by the real filters with these settings
-    rounds: int
+    joint_rate: float  # their weighted share (each input weighs the same when balanced)
+    n_eff: float  # the reference's effective size under these weights (Kish)
+    extreme_correction: float  # step 7
+    per_input: list[tuple[str, int, int]] = field(default_factory=list)  # (input, documents, dropped)
+    balanced: bool = True
     lid: LidSettings = field(default_factory=LidSettings)
     c4_emptied: int = 0  # documents C4's line rules left without a sentence (C4 is off when too many)
 
     @property
-    def joint_rate(self) -> float:
-        return self.joint_dropped / self.n
-
-    @property
     def expected_rate(self) -> float:
-        """On new text like the reference (order statistics: see `calibrate`)."""
-        return expected_rate(self.joint_dropped, self.results, self.n)
+        """On new text like the reference (step 7)."""
+        return self.joint_rate + self.extreme_correction
 
     def small_tails(self) -> list[tuple[RuleResult, int]]:
         """(rule, reference documents needed) for each calibrated rule with under MIN_TAIL_DOCS
         documents in its dropped tail."""
-        return [(r, math.ceil(MIN_TAIL_DOCS / max(r.share, 1e-9))) for r in self.results
+        return [(r, math.ceil(MIN_TAIL_DOCS / max(r.rate, 1.0 / max(self.n, 1)))) for r in self.results
                 if r.calibrated and r.rule.kind != "flag" and not switched_off(r.rule, r.threshold) and r.dropped < MIN_TAIL_DOCS]
 
     def switched_off(self) -> list[RuleResult]:
         """Rules the reference loosened until no document can fail them."""
         return [r for r in self.results if r.calibrated and r.rule.kind != "flag" and switched_off(r.rule, r.threshold)]
-
-
-def expected_rate(dropped: int, results, n: int) -> float:
-    """The false drop expected on new text like the reference: `dropped` of `n` reference documents,
-    plus one for each threshold set at an extreme of the reference (see `calibrate`)."""
-    fitted = sum(1 for r in results if r.calibrated and r.rule.kind != "flag" and not switched_off(r.rule, r.threshold))
-    return (dropped + fitted) / (n + 1)
 
 
 def switched_off(rule: Rule, threshold) -> bool:
@@ -463,101 +643,103 @@ def simulate(meas: Measurements, lang: str, lid: LidSettings, config: dict, lid_
     return reasons
 
 
-def calibrate(texts: list[str], lang: str, budget: float = DEFAULT_BUDGET, lid: LidSettings | None = None, max_rounds: int = 10,
-              keep_measurements: bool = False):
+def simulate_quality(meas: Measurements, config: dict) -> list[str | None]:
+    """`simulate` without language ID (the language-neutral defaults)."""
+    from langmill.filters.quality import build_quality_filters
+
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(meas.lid_texts)]
+    reasons: list[str | None] = [None] * len(docs)
+    for filt in build_quality_filters(config):
+        alive = [i for i, r in enumerate(reasons) if r is None]
+        for i, verdict in zip(alive, filt.filter_batch([docs[i] for i in alive])):
+            if verdict is not True:
+                reasons[i] = filt.reason
+    return reasons
+
+
+def calibrate(texts: list[str], lang: str | None, budget: float = DEFAULT_BUDGET, lid: LidSettings | None = None,
+              keep_measurements: bool = False, groups: list[int] | None = None, input_names: list[str] | None = None,
+              balance: bool = True, group_shares: list[float] | None = None):
     """Thresholds for `lang` from reference `texts` (raw; normalised here) within `budget`: a
-    Calibration (with `keep_measurements`, and the Measurements it was made from)."""
+    Calibration (with `keep_measurements`, and the Measurements it was made from). `groups`: the
+    input (index into `input_names`) each text came from; with `balance` each input weighs the same
+    (or `group_shares[g]` in all). `lang` None: language-neutral defaults from a multilingual
+    reference (no language ID, no stop words: both are per language)."""
     from langmill.languages import canonical_lang
 
-    lang = canonical_lang(lang)
+    lang = canonical_lang(lang) if lang else None
     lid = copy.deepcopy(lid or LidSettings())
-    texts = normalised(texts)
+    groups_in = list(groups) if groups is not None else [0] * len(texts)
+    names = list(input_names) if input_names is not None else [f"input {g}" for g in sorted(set(groups_in))]
+    texts, group_arr = normalised_groups(texts, groups_in)
     if not texts:
         raise ValueError("no text in the reference")
-    base, _ = load_quality_config(lang)  # the language's non-threshold settings (punctuation, substrings)
-    neutral = default_quality_config()  # the bound of step 5
-    stop_words, share = derive_stop_words(texts)
+    base, _ = load_quality_config(lang or "")  # the language's non-threshold settings (punctuation, substrings)
+    neutral = published_bound()  # the bound of step 5
+    if lang:
+        lid_dropped, lid_score, lid_texts = run_lid(texts, lang, lid)
+    else:
+        lid_dropped, lid_score, lid_texts = np.zeros(len(texts), dtype=bool), np.full(len(texts), np.nan), list(texts)
+    ref = ~lid_dropped
+    n = int(ref.sum())
+    if not n:
+        raise ValueError(f"the language-ID step puts every reference document in another language than {lang}")
+    weights = input_weights(ref, group_arr, balance, group_shares)
+    if base["gopher_quality"]["stop_words"]:  # the language's own (curated) list: the rule is calibrated on it
+        stop_words, share = list(base["gopher_quality"]["stop_words"]), 0.0
+    elif lang:
+        stop_words, share = derive_stop_words(texts, weights=weights, groups=group_arr if balance else None)
+    else:
+        stop_words, share = [], 0.0
     base["gopher_quality"]["stop_words"] = stop_words
-    lid_dropped, lid_score, lid_texts = run_lid(texts, lang, lid)
     meas = measure(texts, lid_dropped, lid_score, lid_texts, base)
     c4_rule = Rule("c4", "enabled", "flag")
     c4_result, c4_emptied = None, 0
     if base["c4"].get("enabled", True):
         # C4 removes lines (no final punctuation, under min_words_per_line words, ...), and a document
         # left with no sentence is dropped at any threshold: a one-line post without a final stop, a
-        # help page of short lines. More of those than an equal share of the budget: C4 is turned off
-        # (as FineWeb-2 runs it) and everything is measured again.
-        emptied = int((meas.always & ~lid_dropped).sum() - (measure_without_c4(meas, base) & ~lid_dropped).sum())
-        keep_c4 = bool(emptied <= budget * (~lid_dropped).sum() / (len(_rules(base)) + 1))
+        # help page of short lines. Emptying more than half the budget: C4 is turned off (as
+        # FineWeb-2 runs it) and everything is measured again.
+        emptied_docs = (meas.always & ref) & ~(measure_without_c4(meas, base) & ref)
+        c4_emptied = int(emptied_docs.sum())
+        keep_c4 = bool(weights[emptied_docs].sum() <= budget / 2)
         if not keep_c4:
             base["c4"]["enabled"] = False
             meas = measure(texts, lid_dropped, lid_score, lid_texts, base)
-        c4_result = RuleResult(c4_rule, keep_c4, True, emptied if keep_c4 else 0, not keep_c4, 0.0)
-        c4_emptied = emptied
-    # Documents LID puts in another language are not the language as far as the corpus can tell: a
-    # threshold cannot keep them, so they are counted apart (a large share: the model does not know
-    # the language, or the reference is not clean) and the budget is a share of the others.
-    ref = ~lid_dropped
-    n = int(ref.sum())
-    if not n:
-        raise ValueError(f"the language-ID step puts every reference document in another language than {lang}")
+        c4_result = RuleResult(c4_rule, keep_c4, True, c4_emptied if keep_c4 else 0, not keep_c4, float(weights[emptied_docs].sum()) if keep_c4 else 0.0)
     meas.values[LID_RULE.name] = np.where(ref, lid_score, np.nan)
-    lid_key = lid_threshold_key(lang, lid)
-    formula = lid_formula(lid_score[ref], probability=lid_key == "threshold")
-    rules = _rules(base)
-    defaults = {r.name: get_setting(neutral, r) for r in rules} | {LID_RULE.name: formula}
+    lid_key = lid_threshold_key(lang, lid) if lang else "threshold"
+    formula = lid_formula(lid_score[ref], probability=lid_key == "threshold") if lang else lid.threshold
+    rules = ([LID_RULE] if lang else []) + _rules(base)
+    defaults = {r.name: get_setting(neutral, r) for r in rules if r.section != "lid"} | {LID_RULE.name: formula}
+    values = {r.name: np.where(ref, meas.values[r.name], np.nan) for r in rules}
     always = meas.always & ref
-    budget_left = budget - always.sum() / n
-    lid_cache: dict = {}
-
-    def attempt(factor: float):
-        """Thresholds with every share scaled by `factor`, and how many documents the real filters drop."""
-        first = [LID_RULE] + [r for r in rules if r.first]
-        later = [r for r in rules if not r.first]
-        total = max(budget_left * factor, 0.0)
-        results = allocate(meas, first, defaults, total * len(first) / (len(first) + len(later)), ref & ~always, n)
-        kept = ref & ~always
-        for res in results.values():
-            kept &= ~drops(meas.values[res.rule.name], res.rule.kind, res.threshold)
-        used = (ref & ~always & ~kept).sum() / n
-        results |= allocate(meas, later, defaults, max(total - used, 0.0), kept, n)
-        config = copy.deepcopy(base)
-        for res in results.values():
-            if res.rule.section != "lid":
-                set_setting(config, res.rule, res.threshold)
-        lid_now = replace(lid, **{lid_key: results[LID_RULE.name].threshold})
-        reasons = simulate(meas, lang, lid_now, config, lid_cache)
-        return results, config, lid_now, sum(r is not None for r, in_ref in zip(reasons, ref) if in_ref)
-
-    # Equal shares first (factor 1). Rules overlap (the n-gram rules fire on the same repetitive
-    # documents), so the union usually stays under the budget, and a share can be exceeded by the
-    # real filters' own order: bisect on one factor for every share, keeping the largest that fits.
-    # What must fit is the false drop expected on new text, not on the reference: a threshold set at
-    # the reference's k-th most extreme value drops (k + 1) / (n + 1) of new documents on average,
-    # not k / n (order statistics), so each rule set from the reference adds about 1 / (n + 1).
-    # Measured: without this, UD + UDHR + LibreOffice fi halves of 373 documents dropped 2.9 % of the
-    # calibration half and 7.2 % of the other.
-    best, lo, hi = None, 0.0, None  # lo: the largest factor known to fit, hi: the smallest known not to
-    top = 1.0 / budget_left if budget_left > 0 else 1.0  # the factor at which one rule's share is everything
-    factor, rounds = 1.0, 0
-    while rounds < max_rounds:
-        rounds += 1
-        found = attempt(factor)
-        if expected_rate(found[3], found[0].values(), n) <= budget + 1e-9:
-            best, lo = found, factor
-        else:
-            hi = factor
-        if hi is None and factor < top:
-            factor = min(factor * 2, top)
-        elif hi is not None and hi - lo > 0.02:
-            factor = (lo + hi) / 2
-        else:
-            break
-    results, config, lid_now, joint = best or attempt(0.0)
+    thresholds = loosen(values, rules, defaults, weights, always, budget)
+    thresholds.setdefault(LID_RULE.name, formula)
+    if thresholds[LID_RULE.name] is not None:  # thresholds are >= 0 (a rounded-down confidence could go below)
+        thresholds[LID_RULE.name] = max(thresholds[LID_RULE.name], 0.0)
+    config = copy.deepcopy(base)
+    for r in rules:
+        if r.section != "lid":
+            set_setting(config, r, thresholds[r.name])
+    lid_now = replace(lid, **{lid_key: thresholds[LID_RULE.name] if thresholds[LID_RULE.name] is not None else 0.0})
+    reasons = simulate(meas, lang, lid_now, config) if lang else simulate_quality(meas, config)
+    dropped = np.array([r is not None for r in reasons]) & ref
+    n_eff = float(weights.sum() ** 2 / max((weights**2).sum(), 1e-12))
+    results = {}
+    for r in rules:
+        d = drops(values[r.name], r.kind, thresholds[r.name])
+        results[r.name] = RuleResult(r, thresholds[r.name], defaults[r.name], int(d.sum()), thresholds[r.name] != defaults[r.name],
+                                     float(weights[d].sum()), n_eff)
+    dropped_by = {name: drops(values[name], res.rule.kind, res.threshold) for name, res in results.items()}
+    extra = correction(values, rules, defaults, thresholds, dropped_by, weights)
     if c4_result is not None:
         results = {c4_rule.name: c4_result} | results
-    cal = Calibration(lang, n, int(lid_dropped.sum()), budget, config, results[LID_RULE.name].threshold, formula, stop_words, share,
-                      list(results.values()), int(always.sum()), joint, rounds, lid_now, c4_emptied)
+    per_input = [(names[g] if g < len(names) else str(g), int((ref & (group_arr == g)).sum()), int((dropped & (group_arr == g)).sum()))
+                 for g in sorted(set(group_arr.tolist()))]
+    cal = Calibration(lang, n, int(lid_dropped.sum()), budget, config, getattr(lid_now, lid_key), formula, stop_words, share,
+                      list(results.values()), int(always.sum()), int(dropped.sum()), float(weights[dropped].sum()), n_eff, extra,
+                      per_input, balance, lid_now, c4_emptied)
     return (cal, meas) if keep_measurements else cal
 
 
@@ -591,25 +773,28 @@ def settings_data(cal: Calibration) -> dict:
     return ordered
 
 
-def header(cal: Calibration, inputs: list[tuple[str, int]], version: str, today: str) -> str:
+def header(cal: Calibration, inputs: list[tuple[str, int]], version: str, today: str, command: str | None = None) -> str:
+    weighting = "each input weighs the same" if cal.balanced else "each document weighs the same"
     lines = [
         f"# langmill calibrate: quality and language-ID settings for {cal.lang}, from clean reference text.",
         f"# Use: langmill corpus INPUT... --lang {cal.lang} --config THIS_FILE",
         f"# Made {today} by langmill {version} (langmill/calibrate.py) from {cal.n:,} reference documents:",
         *(f"#   {path} ({size:,} bytes)" for path, size in inputs),
-        f"# Budget: at most {cal.budget:.1%} of the reference dropped by LID + quality filters; dropped with",
-        f"# these settings: {cal.joint_dropped} ({cal.joint_rate:.2%}). Each threshold is the strictest that drops at most",
-        "# its share of the budget, never stricter than configs/quality.yaml; rules after LID and",
-        "# document length are calibrated on the documents those keep. Stop words: tokens above",
-        f"# {cal.stop_word_share:.1%} of the reference's tokens. LID threshold: median - 1 std of the reference's",
-        f"# scores, clipped (FineWeb-2): {cal.lid_formula}; loosened to fit the budget: {cal.lid_threshold}.",
+        *([f"# Command: {command}"] if command else []),
+        f"# Budget: at most {cal.budget:.1%} of the reference dropped by LID + quality filters ({weighting});",
+        f"# dropped with these settings: {cal.joint_dropped} documents, {cal.joint_rate:.2%} weighted, {cal.expected_rate:.2%} expected on new text.",
+        *(f"#   {name}: {dropped} of {size:,} dropped" for name, size, dropped in cal.per_input if len(cal.per_input) > 1),
+        "# Thresholds start at configs/quality.yaml's (never stricter) and are loosened where the reference",
+        "# needs it, the rule that saves the most joint drop per share of its own drop first. Stop words:",
+        f"# tokens above {cal.stop_word_share:.1%} of the reference's tokens. LID threshold: median - 1 std of the reference's",
+        f"# scores, clipped (FineWeb-2): {cal.lid_formula}; after loosening: {cal.lid_threshold}.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def write_settings(cal: Calibration, path: str, inputs: list[tuple[str, int]], version: str, today: str) -> None:
+def write_settings(cal: Calibration, path: str, inputs: list[tuple[str, int]], version: str, today: str, command: str | None = None) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        f.write(header(cal, inputs, version, today))
+        f.write(header(cal, inputs, version, today, command))
         f.write(dump_config(settings_data(cal)))
 
 
@@ -622,19 +807,27 @@ def _fmt(value) -> str:
 
 
 def table(cal: Calibration) -> list[str]:
-    """The terminal report: rule, threshold (default), false drop with its 95 % Wilson interval."""
+    """The terminal report: rule, threshold (default), false drop with its 95 % Wilson interval
+    (weighted shares; the interval on the reference's effective size)."""
     n = cal.n
-    lines = [f"{'rule':46} {'threshold':>10} {'default':>9}  false drop on the reference [95% CI]"]
-    fixed_lo, fixed_hi = wilson_interval(cal.always_dropped, n)
-    lines.append(f"{'(dropped at any threshold: no words, C4 left no sentence)':67}  {cal.always_dropped:>4}  {cal.always_dropped / n:6.2%} [{fixed_lo:.2%}, {fixed_hi:.2%}]")
+    size = max(int(round(cal.n_eff)), 1)
+
+    def ci(rate: float) -> str:
+        lo, hi = wilson_interval(min(int(round(rate * size)), size), size)
+        return f"[{lo:.2%}, {hi:.2%}]"
+
+    lines = [f"{'rule':46} {'threshold':>10} {'default':>9}  docs  false drop on the reference [95% CI]"]
+    lines.append(f"{'(dropped at any threshold: no words, C4 left no sentence)':67}  {cal.always_dropped:>4}")
     for res in cal.results:
-        lo, hi = res.interval(n)
         mark = "*" if res.calibrated else " "
-        lines.append(f"{res.rule.name:46} {_fmt(res.threshold):>10}{mark}{_fmt(res.default):>9}  {res.dropped:>4}  {res.dropped / n:6.2%} [{lo:.2%}, {hi:.2%}]")
-    lo, hi = wilson_interval(cal.joint_dropped, n)
-    lines.append(f"{'joint (the real filters, all rules)':67}  {cal.joint_dropped:>4}  {cal.joint_rate:6.2%} [{lo:.2%}, {hi:.2%}]  budget {cal.budget:.1%}")
-    lines.append(f"{'joint expected on new text like the reference (+1 per rule set from it)':73}  {cal.expected_rate:6.2%}")
-    lines.append("* set from the reference (C4: turned off); the other rules keep their default, whose drops fit their share.")
+        lines.append(f"{res.rule.name:46} {_fmt(res.threshold):>10}{mark}{_fmt(res.default):>9}  {res.dropped:>4}  {res.rate:6.2%} {ci(res.rate)}")
+    weighting = "each input weighs the same" if cal.balanced else "each document weighs the same"
+    lines.append(f"{'joint (the real filters, all rules; ' + weighting + ')':67}  {cal.joint_dropped:>4}  {cal.joint_rate:6.2%} {ci(cal.joint_rate)}  budget {cal.budget:.1%}")
+    for name, docs, dropped in cal.per_input:
+        lo, hi = wilson_interval(dropped, max(docs, 1))
+        lines.append(f"{'  input ' + name:67}  {dropped:>4}  {dropped / max(docs, 1):6.2%} [{lo:.2%}, {hi:.2%}]  of {docs:,}")
+    lines.append(f"{'joint expected on new text like the reference (+ thresholds at its extremes)':79}  {cal.expected_rate:6.2%}")
+    lines.append(f"* loosened from the default by the reference; shares weighted over {n:,} documents (effective size {cal.n_eff:,.0f}).")
     if any(r.rule.name == "c4.enabled" and r.calibrated for r in cal.results):
-        lines.append(f"C4 is off: its line rules left no sentence in {cal.c4_emptied} reference documents ({cal.c4_emptied / n:.1%}).")
+        lines.append(f"C4 is off: its line rules left no sentence in {cal.c4_emptied} reference documents.")
     return lines

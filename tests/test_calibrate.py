@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,7 +96,7 @@ def test_settings_file_loads_in_corpus(calibrated):
     header = settings.read_text(encoding="utf-8").split("\n", 12)[:12]
     assert any("reference.jsonl (" in line and "bytes)" in line for line in header)  # provenance: the input and its size
     assert any("Budget: at most 3.0%" in line for line in header)
-    assert "joint (the real filters, all rules)" in result.stdout
+    assert "joint (the real filters, all rules; each input weighs the same)" in result.stdout
 
 
 def test_finnish_stop_words_from_frequency(calibrated):
@@ -145,3 +146,120 @@ def test_one_line_errors(case, tmp_path, finnish_halves):
     assert len(lines) == 1 and lines[0].startswith("langmill: error:") and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.yaml").exists()
+
+
+# --- several inputs: balance, held-out per source, heliport, the shipped files -------------------------
+
+
+def reference_script():
+    """scripts/calibrate_languages.py, whose document builders made the shipped fi/eu/et files."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_languages.py"
+    spec = importlib.util.spec_from_file_location("calibrate_languages", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def finnish_sources(tmp_path_factory):
+    """The Finnish reference as the shipped file was made: one JSONL per source, calibration (even) and
+    held-out (odd) halves: {half: {source: path}}, and the documents."""
+    shared_data("text", "libreoffice-help")
+    script = reference_script()
+    folder = tmp_path_factory.mktemp("sources")
+    out: dict = {}
+    for half in ("even", "odd"):
+        docs = script.sources("fi", half)
+        (folder / half).mkdir()
+        out[half] = {name: write_jsonl(folder / half / f"{name}.jsonl", [{"id": f"{name}-{i}", "text": t} for i, t in enumerate(texts)])
+                     for name, texts in docs.items()}
+    return out
+
+
+@pytest.fixture(scope="module")
+def balanced_and_not(finnish_sources, tmp_path_factory):
+    """`langmill calibrate` on the four Finnish sources, balanced and with --no-balance."""
+    folder = tmp_path_factory.mktemp("balance")
+    inputs = list(finnish_sources["even"].values())
+    files = {}
+    for name, extra in (("balanced", []), ("no-balance", ["--no-balance"])):
+        files[name] = folder / f"{name}.yaml"
+        result = run_langmill("calibrate", *inputs, "--lang", "fi", "--out", files[name], *extra)
+        assert result.returncode == 0, result.stderr
+        files[name + "-stdout"] = result.stdout
+    return files
+
+
+def test_one_genre_no_longer_sets_the_thresholds(balanced_and_not, finnish_sources):
+    """LibreOffice help is 906 of 1,142 calibration documents: weighed per document it sets the rules
+    that help pages (short UI pages, repeated headings) fail to its own extremes (the short-line rule
+    off, an LID threshold of 0.23); with each source weighing the same, every one is stricter."""
+    bal, flat = (yaml.safe_load(balanced_and_not[k].read_text(encoding="utf-8")) for k in ("balanced", "no-balance"))
+    assert bal["lid"]["threshold"] > flat["lid"]["threshold"] + 0.3  # flat: a help page's LID score of ~0.02
+    assert bal["gopher_quality"]["min_doc_words"] > flat["gopher_quality"]["min_doc_words"]
+    assert bal["gopher_quality"]["min_alpha_words_ratio"] > flat["gopher_quality"]["min_alpha_words_ratio"]
+    for n in (2, 3, 4):
+        assert bal["gopher_repetition"]["max_top_ngram_char_frac"][n] < flat["gopher_repetition"]["max_top_ngram_char_frac"][n]
+    assert bal["fineweb_quality"]["max_newline_word_ratio"] < flat["fineweb_quality"]["max_newline_word_ratio"]
+    assert bal["fineweb_quality"]["max_short_line_ratio"] < 1 == flat["fineweb_quality"]["max_short_line_ratio"]  # flat: off
+    # the table says what each source loses, and the header how the budget was weighed
+    stdout = balanced_and_not["balanced-stdout"]
+    assert all(f"input {path}" in stdout for path in finnish_sources["even"].values())
+    assert "(each input weighs the same)" in balanced_and_not["balanced"].read_text(encoding="utf-8").split("gopher_quality:")[0]
+
+
+def test_balanced_held_out_false_drop_within_budget(balanced_and_not, finnish_sources, tmp_path):
+    """The balanced settings on the held-out (odd) half through the real `langmill corpus`: the false
+    drop, each source weighing the same, stays within the budget's interval."""
+    out = tmp_path / "corpus"
+    held_out = finnish_sources["odd"]
+    result = run_langmill("corpus", *held_out.values(), "--lang", "fi", "--config", balanced_and_not["balanced"], "--out", out)
+    assert result.returncode == 0, result.stderr
+    _, excluded, stats = read_out(out)
+    sizes = {name: sum(1 for _ in open(path, encoding="utf-8")) for name, path in held_out.items()}
+    assert stats["rows_in"] == sum(sizes.values())
+    dropped_ids = excluded.filter(~excluded["reason"].is_in(["exact_dup", "near_dup"]))["id"].to_list()
+    rates = {name: sum(i.startswith(f"{name}-") for i in dropped_ids) / n for name, n in sizes.items()}
+    rate = sum(rates.values()) / len(rates)
+    weights = np.concatenate([np.full(n, 1 / (len(sizes) * n)) for n in sizes.values()])
+    n_eff = int(weights.sum() ** 2 / (weights**2).sum())  # Kish's effective size of the weighted sample
+    lo, hi = wilson_interval(round(rate * n_eff), n_eff)
+    assert lo <= BUDGET, f"held-out false drop {rate:.2%} [{lo:.2%}, {hi:.2%}] (per source {rates}) is above the budget {BUDGET:.0%}"
+    assert rates["ud"] <= 0.05 and rates["leipzig"] <= 0.05  # prose sources are not where the budget goes
+
+
+def test_heliport_backend(finnish_halves, tmp_path):
+    """--lid-backend heliport: the LID threshold is set on heliport's confidence scale (0-7, not a
+    probability) and the file pins the backend, so corpus --config uses the same one."""
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"text": t} for t in finnish_halves[0][:200]])
+    out = tmp_path / "fi.yaml"
+    result = run_langmill("calibrate", ref, "--lang", "fi", "--out", out, "--lid-backend", "heliport")
+    assert result.returncode == 0, result.stderr
+    lid = yaml.safe_load(out.read_text(encoding="utf-8"))["lid"]
+    assert lid["backend"] == "heliport" and "threshold" not in lid
+    assert 0 <= lid["heliport_threshold"] < 7
+    printed = run_langmill("corpus", "--print-config", "--lang", "fi", "--config", out)
+    assert printed.returncode == 0, printed.stderr
+    merged = yaml.safe_load(printed.stdout)["lid"]
+    assert merged["backend"] == "heliport" and merged["heliport_threshold"] == lid["heliport_threshold"]
+    bad = run_langmill("calibrate", ref, "--lang", "fi", "--out", tmp_path / "x.yaml", "--lid-backend", "langid")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("langmill: error: --lid-backend") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("lang", ["fi", "eu", "et"])
+def test_shipped_language_files_say_where_they_came_from(lang):
+    """The shipped settings parse, load, and their header names the reference they were calibrated on."""
+    from langmill.config import CONFIG_DIR, load_quality_config
+
+    text = (CONFIG_DIR / "languages" / f"{lang}.yaml").read_text(encoding="utf-8")
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    data = yaml.safe_load(text)
+    cfg, own = load_quality_config(lang)
+    assert own and cfg["gopher_quality"]["min_doc_words"] == data["gopher_quality"]["min_doc_words"]
+    for source in (f"text/ud/{lang}_*-ud-dev.txt", "text/udhr/udhr_", f"lo-help-7.4.7.{lang}.jsonl.gz", f"text/lingua-sentences/{lang}.txt"):
+        assert source in header, source
+    assert "scripts/calibrate_languages.py" in header and f"langmill calibrate ud.jsonl udhr.jsonl libreoffice.jsonl leipzig.jsonl --lang {lang}" in header
+    assert "even-indexed documents" in header and "Budget: at most 5.0%" in header and "langmill 0." in header
+    assert len(data["gopher_quality"]["stop_words"]) >= 40  # the curated list is kept

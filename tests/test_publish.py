@@ -181,7 +181,10 @@ def test_card_front_matter_and_sections(runs, tmp_path):
     assert all(f"| {s['step']} | {s['in']} | {s['dropped']} | {s['out']} |" in section for s in corpus_stats["funnel"])
     assert re.search(r"- command, finished \S+: `langmill corpus .+ --lang fi --out " + re.escape(str(runs["corpus"])) + "`", section), section
     assert "| `corpus.jsonl` |" in section and "Licenses of the source data: `apache-2.0`" in section
-    assert "min_doc_words: 40" in section  # the settings of logs/job.json
+    from langmill.config import load_quality_config
+
+    fi_min_words = load_quality_config("fi")[0]["gopher_quality"]["min_doc_words"]  # fi.yaml's (calibrated)
+    assert f"min_doc_words: {fi_min_words}" in section  # the settings of logs/job.json
     assert 'load_dataset("my-org/fi-data", "corpus", split="train")' in section
 
     chats = body.split("<!-- langmill:config chats-fi -->")[1].split("<!-- /langmill:config chats-fi -->")[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from langmill.config import CONFIG_DIR, QC_OFF, ConfigError, corpus_schema, dump_config, load_config, load_qc_config, qc_schema
+from langmill.config import CONFIG_DIR, QC_OFF, ConfigError, corpus_schema, dump_config, load_config, load_qc_config, load_quality_config, qc_schema
 from langmill.filters.lid import check_lid_model, default_lid_model
 from langmill.generators.translate import load_prompts
 from langmill.settings_schema import AT_LEAST_1, PROBABILITY, Schema, check_settings, dataclass_template
@@ -87,10 +87,12 @@ def test_ranges(tmp_path):
 def test_rules_across_keys_look_at_the_merged_settings(tmp_path):
     assert config_error(tmp_path, "dedup: {bands: 20}") == "dedup.bands x dedup.rows (20 x 8 = 160) must be <= dedup.num_perm (112)"
     assert config_error(tmp_path, "dedup: {num_perm: 64}") == "dedup.bands x dedup.rows (14 x 8 = 112) must be <= dedup.num_perm (64)"
-    # fi's own max_mean_word_length is 15: 12 is fine for Finnish, 16 is not.
-    load_config("fi", str(write(tmp_path / "ok.yaml", "gopher_quality: {min_mean_word_length: 12}")))
-    assert config_error(tmp_path, "gopher_quality: {min_mean_word_length: 16}") == (
-        "gopher_quality.min_mean_word_length (16) must be <= gopher_quality.max_mean_word_length (15)")
+    # fi's own max_mean_word_length (calibrated, above the neutral 10): its whole part is fine for Finnish, one more is not.
+    fi_max = load_quality_config("fi")[0]["gopher_quality"]["max_mean_word_length"]
+    assert fi_max > 10  # the neutral default
+    load_config("fi", str(write(tmp_path / "ok.yaml", f"gopher_quality: {{min_mean_word_length: {int(fi_max)}}}")))
+    assert config_error(tmp_path, f"gopher_quality: {{min_mean_word_length: {int(fi_max) + 1}}}") == (
+        f"gopher_quality.min_mean_word_length ({int(fi_max) + 1}) must be <= gopher_quality.max_mean_word_length ({fi_max})")
     assert qc_error(tmp_path, "length_ratio:\n  languages:\n    fi: {min: 1.8}\n") == (
         "length_ratio.languages.fi.min (1.8) must be <= length_ratio.languages.fi.max (1.6)")
 
@@ -108,7 +110,8 @@ def test_good_values_pass(tmp_path):
             "pii:\n")  # a section with every setting commented out changes nothing
     settings, _ = load_config("fi", str(write(tmp_path / "good.yaml", text)))
     assert settings.lid.threshold == 1 and settings.pii.email is True
-    assert settings.quality["gopher_repetition"]["max_top_ngram_char_frac"] == {2: 0.25, 3: 0.18, 4: 0.16, 5: 0.1}
+    fi_top = load_quality_config("fi")[0]["gopher_repetition"]["max_top_ngram_char_frac"]  # fi.yaml's (calibrated)
+    assert settings.quality["gopher_repetition"]["max_top_ngram_char_frac"] == {2: 0.25, 3: fi_top[3], 4: fi_top[4], 5: 0.1}
     assert settings.executor.slurm["gpus_per_task"] == 1  # datatrove's own executor options pass through
     qc = load_qc_config(str(write(tmp_path / "qc.yaml", "length_ratio:\n  languages: {sw: {min: 0.6, max: 1.4}}\nlid: {enabled: false}\n")))
     assert qc["length_ratio"]["languages"]["sw"] == {"min": 0.6, "max": 1.4} and qc["lid"]["enabled"] is False
