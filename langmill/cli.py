@@ -190,7 +190,7 @@ def _profile_lines(chosen) -> list[str]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding any default setting (see --print-config).")
 @click.option("--profile", type=click.Choice(PROFILES),
               help="Published per-language filter settings, between langmill's defaults and --config (defaults < profile < --config < flags). "
-                   "fineweb2: FineWeb-2's settings for --lang (1,929 language-scripts; no C4, no paragraph repetition, no short-line rule); "
+                   "fineweb2: FineWeb-2's settings for --lang (1,929 language-scripts; no C4, no paragraph repetition, no short-line rule, no separator rule); "
                    "its LID thresholds are GlotLID scores, used only when --lid-model is a GlotLID model (labels like fin_Latn), "
                    "else lid.threshold stays langmill's.")
 @click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --profile and --config) and exit.")

@@ -239,7 +239,7 @@ CORPUS_RULES = {
 QUALITY_RULES = {
     "gopher_quality.min_mean_word_length": NUMBER, "gopher_quality.max_mean_word_length": NUMBER,
     "gopher_quality.max_bullet_lines_ratio": PROBABILITY, "gopher_quality.max_ellipsis_lines_ratio": PROBABILITY,
-    "gopher_quality.min_alpha_words_ratio": PROBABILITY,
+    "gopher_quality.min_alpha_words_ratio": PROBABILITY, "gopher_quality.max_separator_ratio": PROBABILITY,
     # a top n-gram's overlapping occurrences can cover more than len(text) ("ha ha ha"): FineWeb-2 uses limits above 1
     "gopher_repetition.max_top_ngram_char_frac.*": NUMBER,
     "gopher_repetition.*": PROBABILITY, "gopher_repetition.*.*": PROBABILITY,  # fractions of lines, paragraphs, characters

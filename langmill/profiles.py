@@ -23,6 +23,7 @@ FineWeb-2's filtering (fineweb-2-pipeline.py, datatrove's filters) in langmill's
     stopwords, min_stop_words = 2                stop_words, min_stop_words
     datatrove's defaults, kept by FineWeb-2      min/max_doc_words 50/100000, '#' and ellipsis per
                                                  token 0.1, bullet lines 0.9, ellipsis lines 0.3
+  no separator rule (langmill's own)             gopher_quality.max_separator_ratio 1.0 (off)
   no C4 filter                                   c4.enabled false
   language_score (a GlotLID score)               lid.threshold, only with a GlotLID-style model
 
@@ -154,6 +155,7 @@ def fineweb2_settings(fw: dict, lid_threshold: bool) -> dict:
             "max_bullet_lines_ratio": 0.9, "max_ellipsis_lines_ratio": 0.3,
             "min_alpha_words_ratio": fw["max_non_alpha_words_ratio"],  # FineWeb-2's name, but a minimum
             "min_stop_words": 2, "stop_words": matchable_stop_words(fw["stopwords"]),
+            "max_separator_ratio": 1.0,  # langmill's own rule: FineWeb-2 has none, so off
         },
         "c4": {"enabled": False},
         "fineweb_quality": {
@@ -211,7 +213,7 @@ def fineweb2_profile(lang: str, lid_model: str | None) -> Profile:
     if left_out and not kept:
         stop += " and the stop-word rule is off"
     notes = [f"FineWeb-2's settings for {name} (huggingface/fineweb-2 configs/{name}.yml, Apache-2.0): "
-             "no C4, no paragraph repetition, no short-line rule, duplicate-line characters 0.1"]
+             "no C4, no paragraph repetition, no short-line rule, no separator rule, duplicate-line characters 0.1"]
     if glotlid:
         notes.append(f"lid.threshold {fw['language_score']}: FineWeb-2's GlotLID score threshold for {name} (the LID model has GlotLID labels)")
     else:

@@ -191,8 +191,8 @@ _FlowLists.add_representer(list, lambda dumper, v: dumper.represent_sequence("ta
 
 
 def annotate(text: str) -> str:
-    """Each threshold calibrate moved gets its published value as a comment."""
-    from langmill.calibrate import PUBLISHED
+    """Each threshold calibrate moved gets its published value (langmill's own rules: their start) as a comment."""
+    from langmill.calibrate import OWN_START, PUBLISHED
 
     out, section, mapping = [], None, None
     for line in text.splitlines():
@@ -208,6 +208,9 @@ def annotate(text: str) -> str:
             mapping = key
         else:
             mapping, published = None, PUBLISHED.get(section, {}).get(key)
+        own = OWN_START.get(section, {}).get(key) if published is None and not line.startswith("    ") else None
+        if own is not None and float(value) != float(own):
+            line += f"  # langmill's start {own}"
         if published is not None and not isinstance(published, dict) and float(value) != float(published):
             line += f"  # published {published}"
         out.append(line)

@@ -241,9 +241,11 @@ pub const KIND_FINEWEB_QUALITY: u32 = 4;
 /// b'\n' (items contain no newline), `list_counts` (n_lists) the item count of each list.
 /// Numeric settings come in `params` (n_params). `out` is n*n_cols, row-major; n_cols must be
 /// the kind's column count. Per kind (lists; params -> columns):
-///   1: [bullet chars, closing chars, stop words]; [] -> 10: n_words, word_chars, n_tokens,
-///      n_hash, n_ellipsis, n_lines, n_bullet_lines, n_ellipsis_lines, n_alpha_words,
-///      n_stop_words (words are word tokens; stop words are distinct, lowercased)
+///   1: [bullet chars, closing chars, stop words, separator chars]; [] -> 11: n_words,
+///      word_chars, n_tokens, n_hash, n_ellipsis, n_lines, n_bullet_lines, n_ellipsis_lines,
+///      n_alpha_words, n_stop_words, n_separators (words are word tokens; stop words are
+///      distinct, lowercased; separators are tokens made only of separator chars with a
+///      token before and after them on their line)
 ///   2: []; [k_top, top ns (k_top), dup ns] -> 7 + len(ns): n_paras, n_dup_paras,
 ///      dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars, then count*chars of the
 ///      most frequent token n-gram per top n (0 only with fewer than n tokens), then the
@@ -338,10 +340,11 @@ fn textstats_kernel(kind: u32, lists: &[Vec<&[u8]>], params: &[i64]) -> Option<t
     let cp_strings = |l: &[&[u8]]| l.iter().map(|s| decode_vec(s)).collect::<Vec<_>>();
     let char_set = |l: &[&[u8]]| CharSet::new(l.iter().flat_map(|it| decode_vec(it)));
     match kind {
-        KIND_GOPHER_QUALITY if lists.len() == 3 && params.is_empty() => Some(Kernel::GopherQuality(GopherQuality {
+        KIND_GOPHER_QUALITY if lists.len() == 4 && params.is_empty() => Some(Kernel::GopherQuality(GopherQuality {
             bullets: char_set(&lists[0]),
             closing: char_set(&lists[1]),
             stop_words: strings(&lists[2]),
+            separators: char_set(&lists[3]),
         })),
         KIND_GOPHER_REPETITION if lists.is_empty() && !params.is_empty() => {
             let k_top = usize::try_from(params[0]).ok()?;

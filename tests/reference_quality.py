@@ -16,7 +16,7 @@ from datatrove.data import Document
 
 from langmill.filters.base import CorpusFilter
 from langmill.config import default_quality_config
-from langmill.native.textstats import ELLIPSES, TERMINAL_PUNCTUATION
+from langmill.native.textstats import ELLIPSES, SEPARATOR_CHARS, TERMINAL_PUNCTUATION
 from reference_text import (
     count_sentences,
     doc_lines,
@@ -106,7 +106,18 @@ class ReferenceGopherQualityFilter(_QualityFilter):
             n_stop = len(self.stop_words & {t.lower() for t in ws})
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
+        seps = count_separators(text, c["separator_chars"]) / n_tok
+        if d := _too_high("separator_ratio", seps, c["max_separator_ratio"]):
+            return d
         return None
+
+
+def count_separators(text: str, separator_chars) -> int:
+    """Tokens made only of separator characters, not first or last on their line (an empty set: 0)."""
+    chars = set("".join(separator_chars or []))
+    if not chars:
+        return 0
+    return sum(all(ch in chars for ch in t) for line in text.split("\n") for t in tokens(line)[1:-1])
 
 
 def _dup_stats(items: list[str]) -> tuple[int, int]:
@@ -282,7 +293,7 @@ class ReferenceFineWebQualityFilter(_QualityFilter):
 # --------------------------------------------------------------------------- statistics
 
 
-def gopher_quality_stats(text: str, stop_words=frozenset()) -> list[int]:
+def gopher_quality_stats(text: str, stop_words=frozenset(), separator_chars=SEPARATOR_CHARS) -> list[int]:
     """native.GOPHER_QUALITY_COLUMNS."""
     toks = tokens(text)
     ws = [t for t in toks if is_word_token(t)]
@@ -298,6 +309,7 @@ def gopher_quality_stats(text: str, stop_words=frozenset()) -> list[int]:
         sum(ends_with_bare_ellipsis(ln) for ln in lines),
         sum(any(ch.isalpha() for ch in t) for t in toks),
         len(stop_words & {w.lower() for w in ws}) if stop_words else 0,
+        count_separators(text, separator_chars),
     ]
 
 

@@ -121,6 +121,31 @@ def test_predicted_drops_are_the_filters_drops(finnish_halves):
     assert cal.joint_dropped <= BUDGET * cal.n
 
 
+def test_separator_rule_starts_strict_and_loosens_for_the_reference():
+    """max_separator_ratio, langmill's own rule, starts at its strict value (OWN_START) and is never
+    set below it; a reference whose well-formed pages use separators (LibreOffice Math help: "<?> = <?>"
+    placeholders) loosens it until they are kept."""
+    from langmill import native
+    from langmill.calibrate import OWN_START
+
+    start = OWN_START["gopher_quality"]["max_separator_ratio"]
+    prose = ud_documents(shared_data("text", "ud", "fi_tdt-ud-dev.txt"))[:76]
+    help_pages = libreoffice_documents("fi", limit=5000)
+    stats = native.gopher_quality_stats(help_pages)
+    share = stats[:, native.GOPHER_QUALITY_COLUMNS.index("n_separators")] / np.maximum(stats[:, 2], 1)
+    dense = [help_pages[i] for i in np.flatnonzero(share > start)]
+    assert 2 <= len(dense) <= 10  # a handful of 1,812 pages: 3 % budget cannot pay for them as 5 % of the reference
+    for texts, want_loosened in ((prose, False), (prose + dense, True)):
+        cal = calibrate(texts, "fi", budget=BUDGET)
+        [res] = [r for r in cal.results if r.rule.name == "gopher_quality.max_separator_ratio"]
+        threshold = cal.config["gopher_quality"]["max_separator_ratio"]
+        assert threshold == res.threshold and res.default == start and res.calibrated == want_loosened
+        if want_loosened:
+            assert threshold >= share.max() and res.dropped == 0
+        else:
+            assert threshold == start
+
+
 def test_small_reference_warns(finnish_halves, tmp_path):
     ref = write_jsonl(tmp_path / "tiny.jsonl", [{"text": t} for t in finnish_halves[0][:25]])
     result = run_langmill("calibrate", ref, "--lang", "fi", "--out", tmp_path / "fi.yaml")

@@ -13,7 +13,7 @@ from datatrove.data import Document
 
 from langmill.config import ConfigError, load_config, load_quality_config
 from langmill.filters.lid import default_lid_model
-from langmill.filters.quality import C4Filter, FineWebQualityFilter, GopherRepetitionFilter, build_quality_filters
+from langmill.filters.quality import C4Filter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter, build_quality_filters
 from langmill.languages import ISO3_TO_1
 from langmill.profiles import fineweb2_language, fineweb2_settings, fineweb2_table, load_profile, matchable_stop_words
 from tests.conftest import SAMPLE_DIR, read_out, run_langmill, shared_data
@@ -121,6 +121,13 @@ def test_no_c4_no_paragraph_repetition_no_short_lines(ud_fi):
     published = default["fineweb_quality"] | {"max_short_line_ratio": 0.67}  # FineWeb's own value drops it
     assert FineWebQualityFilter(config=published).check(Document(text=verse, id="c")).startswith("short_line_ratio")
     assert FineWebQualityFilter(config=q["fineweb_quality"]).check(Document(text=verse, id="c")).startswith("newline_word_ratio")
+    # Separators: langmill's own rule, which FineWeb-2 does not have. Real sentences, every 6 words a "|".
+    assert q["gopher_quality"]["max_separator_ratio"] == 1.0
+    words = " ".join(ud_fi[24:40]).split()
+    menu_like = " | ".join(" ".join(words[i:i + 6]) for i in range(0, len(words), 6))
+    assert GopherQualityFilter(config=default["gopher_quality"]).check(Document(text=menu_like, id="d")).startswith("separator_ratio")
+    verdict = GopherQualityFilter(config=q["gopher_quality"]).check(Document(text=menu_like, id="d"))
+    assert not (verdict or "").startswith("separator_ratio"), verdict  # (its "|" tokens lower the alpha share: FineWeb-2's 0.755)
 
 
 # --- the command line -----------------------------------------------------------------------------------

@@ -185,6 +185,19 @@ _BULLETS = "Tarjoamme asiakkaillemme seuraavat edut, kun tilaat verkkokaupastamm
     ]
 )
 _FEW_WORDS = "Kiitos tilauksestasi! Toimitamme sen pian."
+# A news site's header, breadcrumbs and footer with no article: separators between short items.
+_NAVIGATION = "\n".join(
+    [
+        "Siirry sisältöön",
+        "Etusivu | Uutiset | Urheilu | Kulttuuri | Tiede | Sää | Yhteystiedot",
+        "Kirjaudu sisään | Rekisteröidy | Asiakaspalvelu",
+        "Etusivu › Uutiset › Kotimaa › Talous",
+        "Kotimaa · Ulkomaat · Talous · Politiikka · Mielipide · Lifestyle",
+        "Lue lisää »",
+        "Tilaa uutiskirje • Seuraa meitä • RSS-syötteet",
+        "© 2024 Mediatalo Oy · Käyttöehdot · Tietosuojaseloste · Evästeasetukset · Saavutettavuusseloste",
+    ]
+)
 
 # name, text, the filter that is built for it, the rule its detail must name, the chain's reason
 JUNK = [
@@ -198,6 +211,7 @@ JUNK = [
     ("lorem_ipsum", _LOREM, C4Filter, "lorem_ipsum=1", None),
     ("javascript_notice", _JAVASCRIPT, C4Filter, "sentences=0<3 (removed lines: javascript=5)", None),
     ("bullets", _BULLETS, GopherQualityFilter, "bullet_lines_ratio", "gopher_quality"),
+    ("navigation", _NAVIGATION, GopherQualityFilter, "separator_ratio=0.361>0.05", "gopher_quality"),
     # in the chain, repetition runs first: the one 2-gram of a 6-token doc is 48 % of its characters
     # (datatrove counts the top n-gram even when it occurs once)
     ("too_few_words", _FEW_WORDS, GopherQualityFilter, f"doc_words=5<{FI_FILE['gopher_quality']['min_doc_words']}", "gopher_repetition"),
@@ -368,3 +382,26 @@ def test_real_text_is_mostly_kept(lang):
     summary = f"{lang}: kept {kept}/{total} = {rate:.3f}\n" + "\n".join(report)
     print(summary)
     assert rate >= 0.95, summary
+
+
+def test_separator_rule_keeps_real_text():
+    """The separator rule (fi's settings) drops no UD document and no LibreOffice help page except
+    the few Math pages whose "<?>" placeholders stand between words; the separator share of real
+    text is counted by the kernel, so this also checks it on real text."""
+    if not TEXT.is_dir():
+        pytest.skip(f"real text data not found at {TEXT} (needs ../shared/data next to the repository)")
+    from test_calibrate import libreoffice_documents
+
+    cfg, _ = load_quality_config("fi")
+    only_separators = {k: v for k, v in cfg["gopher_quality"].items() if k in ("max_separator_ratio", "separator_chars")}
+    flt = GopherQualityFilter(config=only_separators | {"min_doc_words": 0, "min_stop_words": 0, "min_alpha_words_ratio": 0,
+                                                        "max_mean_word_length": 1000, "min_mean_word_length": 0,
+                                                        "max_bullet_lines_ratio": 1, "max_ellipsis_lines_ratio": 1,
+                                                        "max_hash_word_ratio": 1, "max_ellipsis_word_ratio": 1})
+    ud = [t for source, texts in real_documents("fi").items() if source.startswith("ud/") for t in texts]
+    help_pages = libreoffice_documents("fi", limit=5000)
+    docs = [make_doc(t, "fi", str(i)) for i, t in enumerate(ud + help_pages)]
+    dropped = [d for d, verdict in zip(docs, flt.filter_batch(docs)) if verdict is not True]
+    assert all(d.metadata["detail"].startswith("separator_ratio=") for d in dropped)
+    assert all(int(d.id) >= len(ud) and "<?>" in d.text for d in dropped), [d.text[:200] for d in dropped]
+    assert len(ud) > 100 and len(help_pages) > 1000 and len(dropped) <= 0.005 * len(help_pages), (len(ud), len(help_pages), len(dropped))

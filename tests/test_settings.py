@@ -70,6 +70,10 @@ def test_ranges(tmp_path):
     assert config_error(tmp_path, "lid: {threshold: 1.5}") == "lid.threshold must be a number between 0 and 1, not 1.5"
     assert config_error(tmp_path, "gopher_quality: {min_doc_words: -10}") == "gopher_quality.min_doc_words must be an integer >= 0, not -10"
     assert config_error(tmp_path, "c4: {min_words_per_line: -1}") == "c4.min_words_per_line must be an integer >= 0, not -1"
+    assert config_error(tmp_path, "gopher_quality: {max_separator_ratio: 1.5}") == (
+        "gopher_quality.max_separator_ratio must be a number between 0 and 1, not 1.5")
+    assert config_error(tmp_path, "gopher_quality: {separator_chars: '|>'}") == (
+        "gopher_quality.separator_chars must be a list of strings, not '|>'")
     assert config_error(tmp_path, "gopher_repetition:\n  max_dup_ngram_char_frac: {5: 1.2}\n") == (
         "gopher_repetition.max_dup_ngram_char_frac.5 must be a number between 0 and 1, not 1.2")
     # a top n-gram's overlapping occurrences may cover more than the text ("ha ha ha"): limits above 1 are fine

@@ -67,7 +67,9 @@ def native_stats(texts, cfg, threads=0):
     dup = sorted(int(k) for k in gr["max_dup_ngram_char_frac"])
     c4_rows, kept = _native_c4(texts, c4, threads)
     return {
-        "gopher_quality": native.gopher_quality_stats(texts, stop_words=stop, threads=threads).tolist(),
+        "gopher_quality": native.gopher_quality_stats(
+            texts, stop_words=stop, separator_chars="".join(gq["separator_chars"]), threads=threads
+        ).tolist(),
         "gopher_repetition": native.gopher_repetition_stats(texts, top_ns=top, dup_ns=dup, threads=threads).tolist(),
         "c4": [[row, k] for row, k in zip(c4_rows.tolist(), kept)],
         "fineweb_quality": native.fineweb_quality_stats(
@@ -82,7 +84,7 @@ def reference_stats(texts, cfg):
     top = sorted(int(k) for k in gr["max_top_ngram_char_frac"])
     dup = sorted(int(k) for k in gr["max_dup_ngram_char_frac"])
     return {
-        "gopher_quality": [gopher_quality_stats(t, stop) for t in texts],
+        "gopher_quality": [gopher_quality_stats(t, stop, gq["separator_chars"]) for t in texts],
         "gopher_repetition": [gopher_repetition_stats(t, top, dup) for t in texts],
         "c4": [list(c4_stats(t, c4)) for t in texts],
         "fineweb_quality": [fineweb_quality_stats(t, fw["terminal_punctuation"], fw["short_line_length"]) for t in texts],
@@ -219,6 +221,10 @@ ADVERSARIAL = [
     "bad \ud800 surrogate \udfff here.\n\ud83d alone?\nline ends with surrogate \udc00",
     "\udc80\udcff",
     "Sentence one. Sentence two! Three? 4.5. oli hyvä. esim. näin\n" * 3,
+    # separators: between items, at a line's edges (not counted), in runs, a Markdown table, quotes
+    "Etusivu | Uutiset | Urheilu\nKoti › Palvelut » Hinnasto > Tarjous\n© 2024 Yritys · Ehdot • Tietosuoja\nLue lisää »",
+    "| Planeetta | Halkaisija |\n|---------|---------|\n| Maa | 6,371 |\n> lainattu rivi > toinen\n• kohta\n  |  \n|",
+    "a || b |¦| c >> d »» e\n\n| x |\n»Ei», hän sanoi. x > 3 ja y >= 2 -> z => w",
 ]
 
 
@@ -296,6 +302,56 @@ def test_bad_parameters_raise():
         native.gopher_repetition_stats(["x"], top_ns=[-1])
     with pytest.raises(TypeError):
         native.gopher_quality_stats("not a list")
+
+
+def _ui_menus(lang: str, n: int = 200) -> list[str]:
+    """Navigation pages from real LibreOffice UI strings: menus, breadcrumbs, footers (seeded)."""
+    path = DATA / "parallel-strings" / f"lo-ui-7.4.7.en-{lang}.jsonl.gz"
+    if not path.is_file():
+        pytest.skip(f"real UI strings not found at {path}")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        items = sorted({r[lang].replace("~", "").strip() for r in map(json.loads, f)} - {""})
+    rng, pages = random.Random(14), []
+    for _ in range(n):
+        lines = []
+        for _ in range(rng.randint(1, 12)):
+            sep = rng.choice([" | ", " > ", " » ", " › ", " · ", " • ", " / ", " – ", "|", " ¦ "])
+            line = sep.join(rng.sample(items, rng.randint(1, 6)))
+            lines.append(rng.choice(["", "© 2024 ", "• ", "| ", "> "]) + line + rng.choice(["", " |", " »", "  "]))
+        pages.append("\n".join(lines) + rng.choice(["", "\n", "\n\n"]))
+    return pages
+
+
+@pytest.mark.parametrize("chars", [None, "", "|>", "/\\–-", "»·•©x"], ids=["default", "none", "ascii", "slashes-dashes", "with-a-letter"])
+def test_separators_match_reference_on_menus_and_real_text(chars):
+    """n_separators, kernel against reference, bit for bit, for several separator sets (a set
+    holding a letter counts a one-letter token "x" as a separator too), on navigation pages built
+    from real UI strings and on real text."""
+    from langmill.native.textstats import SEPARATOR_CHARS
+
+    texts, _ = _real_texts()
+    texts = _ui_menus("fi") + texts[::7] + ADVERSARIAL
+    want_chars = SEPARATOR_CHARS if chars is None else chars
+    got = native.gopher_quality_stats(texts, separator_chars=chars).tolist()
+    want = [gopher_quality_stats(t, separator_chars=want_chars) for t in texts]
+    for t, g, w in zip(texts, got, want):
+        assert g == w, f"differs on {t[:200]!r}: rust {g} ref {w}"
+    col = native.GOPHER_QUALITY_COLUMNS.index("n_separators")
+    if chars is None:  # menus are separator-dense, real text is not
+        share = np.array([row[col] / max(row[2], 1) for row in got])
+        menus, real = share[:200], share[200 : len(texts) - len(ADVERSARIAL)]
+        assert np.median(menus) > 0.05 > np.quantile(real, 0.99), (np.median(menus), np.quantile(real, 0.99))
+
+
+def test_separator_chars_default_is_the_kernels():
+    cfg, _ = load_quality_config("")
+    from langmill.native.textstats import SEPARATOR_CHARS
+
+    assert set(cfg["gopher_quality"]["separator_chars"]) == SEPARATOR_CHARS
+    # between two tokens of its line: counted; "/" is not a separator; a line's first or last token is not one
+    texts = ["a | b", "a |\n| b", "a / b", "| a |", "> lainaus", "Lue lisää »", "a | | b"]
+    col = native.GOPHER_QUALITY_COLUMNS.index("n_separators")
+    assert native.gopher_quality_stats(texts)[:, col].tolist() == [1, 0, 0, 0, 0, 0, 2]
 
 
 def test_word_chars_lowercase_like_python():

@@ -100,7 +100,9 @@ class GopherQualityFilter(_QualityFilter):
     """Gopher's quality rules: document length and mean word length (word tokens), '#' and
     ellipsis per token, bullet and ellipsis lines (blank lines count, as in datatrove), share of
     tokens with a letter, and a minimum of distinct stop words that uses the language's own
-    stop words (FineWeb-2; an empty list turns the rule off). Tokens: langmill.native.textstats."""
+    stop words (FineWeb-2; an empty list turns the rule off). Last, langmill's own rule (not
+    Gopher's): a maximum share of separator tokens (`separator_chars`, "|" "»" "©" ...), which
+    navigation menus, breadcrumbs and footers are made of. Tokens: langmill.native.textstats."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -113,17 +115,18 @@ class GopherQualityFilter(_QualityFilter):
             raise ValueError(f"stop_words must be strings, got {bad!r} (quote them in the YAML)")
         self.stop_words = frozenset(w.lower() for w in stop_words)
         self._stop_list = sorted(self.stop_words)
+        self._separators = "".join(self.config.get("separator_chars") or [])
 
     def _check_batch(self, docs: list[Document]) -> list[str | None]:
         stats = native.gopher_quality_stats(
             [d.text for d in docs], stop_words=self._stop_list, bullet_chars=BULLET_CHARS,
-            closing_chars=CLOSING_CHARS, threads=self.threads,
+            closing_chars=CLOSING_CHARS, separator_chars=self._separators, threads=self.threads,
         ).tolist()  # fmt: skip
         return [self._decide(row) for row in stats]
 
     def _decide(self, row: list[int]) -> str | None:
         c = self.config
-        n, word_chars, n_tok, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop = row
+        n, word_chars, n_tok, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep = row
         if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
             return d or "doc_words=0"
         if d := _too_high("doc_words", n, c["max_doc_words"]):
@@ -147,6 +150,8 @@ class GopherQualityFilter(_QualityFilter):
         if self.stop_words:
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
+        if d := _too_high("separator_ratio", n_sep / n_tok, c["max_separator_ratio"]):
+            return d
         return None
 
 

@@ -62,6 +62,10 @@ impl CharSet {
         s
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ascii == 0 && self.other.is_empty()
+    }
+
     #[inline(always)]
     pub fn contains(&self, cp: u32) -> bool {
         if cp < 128 {

@@ -1,26 +1,34 @@
 //! Gopher quality (kind 1): words, tokens, '#', ellipses, bullet and ellipsis lines, alphabetic
-//! tokens and distinct stop words of a document.
+//! tokens, distinct stop words and separator tokens (menus, breadcrumbs) of a document.
 
 use super::chars::{is_alpha, CharSet};
 use super::lower::push_lower_word;
 use super::units::{for_each_token, strip};
 use super::Scratch;
 
-/// Settings (lists of `lm_textstats` kind 1: bullet chars, closing chars, lowercased stop words).
+/// Settings (lists of `lm_textstats` kind 1: bullet chars, closing chars, lowercased stop words,
+/// separator chars).
 pub struct GopherQuality {
     pub bullets: CharSet,
     /// Passed by the caller, unused since Gopher's ellipsis lines skip no closing quote.
     #[allow(dead_code)]
     pub closing: CharSet,
     pub stop_words: Vec<Vec<u8>>,
+    /// A token made only of these code points, with a token before and after it on its line, is a
+    /// separator ("|" in "Etusivu | Uutiset").
+    pub separators: CharSet,
 }
 /// Output columns: GOPHER_QUALITY_COLUMNS of langmill/native/textstats.py.
-pub const GQ_COLS: usize = 10;
+pub const GQ_COLS: usize = 11;
 
 /// Fills `row` (GQ_COLS) for one decoded document.
 pub(super) fn stats(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut [i64]) {
     let cps = &s.cps;
-    let (mut n_words, mut word_chars, mut n_tokens, mut n_alpha, mut n_stop) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut n_words, mut word_chars, mut n_tokens, mut n_alpha, mut n_stop, mut n_sep) = (0i64, 0i64, 0i64, 0i64, 0i64, 0i64);
+    let check_sep = !p.separators.is_empty();
+    // A separator counts when a token precedes and follows it on its line (it separates two
+    // items): "A | B" counts, a table's outer "|", a "> quote" or "• item" at a line's start do not.
+    let (mut prev_end, mut open_sep) = (None::<usize>, false);
     let check_stop = !s.stop.is_empty();
     s.doc_no += 1;
     let doc_no = s.doc_no;
@@ -30,6 +38,12 @@ pub(super) fn stats(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut 
     let seen = &mut s.stop_seen;
     for_each_token(cps, 0, cps.len(), |a, b, is_w| {
         n_tokens += 1;
+        if check_sep {
+            let same_line = prev_end.is_some_and(|e| !cps[e..a].contains(&0x0A));
+            n_sep += (open_sep && same_line) as i64;
+            open_sep = same_line && cps[a..b].iter().all(|&c| p.separators.contains(c));
+            prev_end = Some(b);
+        }
         if !is_w {
             return;
         }
@@ -81,5 +95,5 @@ pub(super) fn stats(p: &GopherQuality, bytes: &[u8], s: &mut Scratch, row: &mut 
             start = i + 1;
         }
     }
-    row.copy_from_slice(&[n_words, word_chars, n_tokens, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop]);
+    row.copy_from_slice(&[n_words, word_chars, n_tokens, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep]);
 }
