@@ -146,6 +146,12 @@ def _warnings(cal) -> None:
     if cal.switched_off():
         click.echo(f"langmill: warning: the reference's tail reaches the end of the range of {', '.join(r.rule.name for r in cal.switched_off())}: "
                    "those rules drop nothing now (check the reference, or raise --budget)", err=True)
+    if cal.balanced and len(cal.per_input) > 1:  # an input's weight is 1/inputs however few documents it holds
+        for name, docs, _ in cal.per_input:
+            if docs < 20:
+                hint = " (.txt: --split paragraphs or lines makes one document per block or line)" if str(name).endswith(".txt") else ""
+                click.echo(f"langmill: warning: {name} holds {docs} reference document(s) but weighs 1/{len(cal.per_input)} of the budget: "
+                           f"so few documents weigh as much as each other input; give it more text{hint}, or use --no-balance", err=True)
     total = cal.n + cal.other_language
     if cal.other_language > cal.budget * total:
         click.echo(f"langmill: warning: language ID puts {cal.other_language:,} of {total:,} reference documents ({cal.other_language / total:.1%}) in "

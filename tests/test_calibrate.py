@@ -288,3 +288,17 @@ def test_shipped_language_files_say_where_they_came_from(lang):
     assert "scripts/calibrate_languages.py" in header and f"langmill calibrate ud.jsonl udhr.jsonl libreoffice.jsonl leipzig.jsonl --lang {lang}" in header
     assert "even-indexed documents" in header and "Budget: at most 5.0%" in header and "langmill 0." in header
     assert len(data["gopher_quality"]["stop_words"]) >= 40  # the curated list is kept
+
+
+def test_an_input_with_few_documents_is_named(finnish_halves, tmp_path):
+    """Balanced, a one-document input weighs as much as a large one: the run names it and says how to
+    split it (UDHR's .txt is one paragraph per line)."""
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"text": t} for t in finnish_halves[0][:100]])
+    udhr = tmp_path / "udhr_fin.txt"
+    udhr.write_text(shared_data("text", "udhr", "udhr_fin.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    one = run_langmill("calibrate", ref, udhr, "--lang", "fi", "--out", tmp_path / "a.yaml")
+    assert one.returncode == 0, one.stderr
+    assert f"langmill: warning: {udhr} holds 1 reference document(s) but weighs 1/2 of the budget" in one.stderr
+    assert "--split paragraphs or lines" in one.stderr
+    lines = run_langmill("calibrate", ref, udhr, "--lang", "fi", "--split", "lines", "--out", tmp_path / "b.yaml")
+    assert lines.returncode == 0 and f"{udhr} holds" not in lines.stderr
