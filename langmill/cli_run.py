@@ -8,10 +8,7 @@ import sys
 
 import click
 
-
-def _fail(message: str) -> None:
-    click.echo(f"langmill: error: {message}", err=True)
-    sys.exit(2)
+from langmill.cli import _fail
 
 
 def _sets(pairs) -> dict[str, str]:

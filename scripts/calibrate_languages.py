@@ -76,12 +76,16 @@ def ud_documents(lang: str) -> list[str]:
     return docs
 
 
-def udhr_documents(lang: str, per_doc: int = 4) -> list[str]:
-    path = DATA / "udhr" / f"udhr_{ISO3.get(lang, lang)}.txt"
+def _grouped(path: Path, per_doc: int, joiner: str) -> list[str]:
+    """Consecutive lines of `path` joined into documents of `per_doc` (none when the file is absent)."""
     if not path.is_file():
         return []
-    paragraphs = _lines(path)
-    return ["\n\n".join(paragraphs[i : i + per_doc]) for i in range(0, len(paragraphs), per_doc)]
+    lines = _lines(path)
+    return [joiner.join(lines[i : i + per_doc]) for i in range(0, len(lines), per_doc)]
+
+
+def udhr_documents(lang: str, per_doc: int = 4) -> list[str]:
+    return _grouped(DATA / "udhr" / f"udhr_{ISO3.get(lang, lang)}.txt", per_doc, "\n\n")
 
 
 # A page left with one or two translated paragraphs is its title and a line: a fragment, not a page.
@@ -106,11 +110,7 @@ def libreoffice_documents(lang: str) -> list[str]:
 
 
 def leipzig_documents(lang: str, per_doc: int = 8) -> list[str]:
-    path = DATA / "lingua-sentences" / f"{lang}.txt"
-    if not path.is_file():
-        return []
-    sentences = _lines(path)
-    return [" ".join(sentences[i : i + per_doc]) for i in range(0, len(sentences), per_doc)]
+    return _grouped(DATA / "lingua-sentences" / f"{lang}.txt", per_doc, " ")
 
 
 SOURCES = {"ud": ud_documents, "udhr": udhr_documents, "libreoffice": libreoffice_documents, "leipzig": leipzig_documents}
