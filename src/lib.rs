@@ -241,13 +241,15 @@ pub const KIND_FINEWEB_QUALITY: u32 = 4;
 /// b'\n' (items contain no newline), `list_counts` (n_lists) the item count of each list.
 /// Numeric settings come in `params` (n_params). `out` is n*n_cols, row-major; n_cols must be
 /// the kind's column count. Per kind (lists; params -> columns):
-///   1: [bullet chars, closing chars, stop words, separator chars]; [] -> 11: n_words,
+///   1: [bullet chars, closing chars, stop words, separator chars]; [] -> 13: n_words,
 ///      word_chars, n_tokens, n_hash, n_ellipsis, n_lines, n_bullet_lines, n_ellipsis_lines,
-///      n_alpha_words, n_stop_words, n_separators (words are word tokens; stop words are
-///      distinct, lowercased; separators are tokens made only of separator chars with a
-///      token before and after them on their line)
-///   2: []; [k_top, top ns (k_top), dup ns] -> 7 + len(ns): n_paras, n_dup_paras,
-///      dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars, then count*chars of the
+///      n_alpha_words, n_stop_words, n_separators, n_garbled_words, n_distinct_words
+///      (words are word tokens; distinct words are distinct lowercased ones;
+///      stop words are distinct, lowercased; separators are tokens made only of separator chars
+///      with a token before and after them on their line; garbled words have ASCII digits between
+///      two letters, or one of | ! ; ` ~ or a private-use char inside)
+///   2: []; [k_top, top ns (k_top), dup ns] -> 8 + len(ns): n_paras, n_dup_paras,
+///      dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars, n_words, then count*chars of the
 ///      most frequent token n-gram per top n (0 only with fewer than n tokens), then the
 ///      characters of repeated token n-grams per dup n
 ///   3: [terminal strings, terminal chars, closing chars, javascript, policy];

@@ -15,8 +15,8 @@ from collections import Counter
 from datatrove.data import Document
 
 from langmill.filters.base import CorpusFilter
-from langmill.config import default_quality_config
-from langmill.native.textstats import ELLIPSES, SEPARATOR_CHARS, TERMINAL_PUNCTUATION
+from langmill.config import deep_merge, default_quality_config
+from langmill.native.textstats import ELLIPSES, GARBLING_CHARS, SEPARATOR_CHARS, TERMINAL_PUNCTUATION
 from reference_text import (
     count_sentences,
     doc_lines,
@@ -47,6 +47,14 @@ class _QualityFilter(CorpusFilter):
         self.config = {**defaults, **self.config}
         self.enabled = bool(self.config.get("enabled", True))
 
+    def settings_for(self, n_words: int) -> tuple[dict, str]:
+        """The by_length bucket with the smallest max words >= n_words (merged over the section), or the section."""
+        for max_words in sorted(int(k) for k in self.config.get("by_length") or {}):
+            if n_words <= max_words:
+                over = {int(k): v for k, v in self.config["by_length"].items()}[max_words]
+                return deep_merge(self.config, over), f" (<={max_words} words)"
+        return self.config, ""
+
     def check(self, doc: Document) -> str | None:
         if not self.enabled:
             return None
@@ -71,8 +79,12 @@ class ReferenceGopherQualityFilter(_QualityFilter):
         self.stop_words = frozenset(w.lower() for w in stop_words)
 
     def _check(self, doc: Document) -> str | None:
-        c = self.config
-        text = doc.text
+        n = sum(is_word_token(t) for t in tokens(doc.text))
+        c, bucket = self.settings_for(n)
+        detail = self._rules(doc.text, c)
+        return detail + bucket if detail and n else detail
+
+    def _rules(self, text: str, c: dict) -> str | None:
         toks = tokens(text)
         ws = [t for t in toks if is_word_token(t)]
         n = len(ws)
@@ -99,7 +111,7 @@ class ReferenceGopherQualityFilter(_QualityFilter):
             ell = sum(ends_with_bare_ellipsis(ln) for ln in lines) / len(lines)
             if d := _too_high("ellipsis_lines_ratio", ell, c["max_ellipsis_lines_ratio"]):
                 return d
-        alpha = sum(any(ch.isalpha() for ch in t) for t in toks) / n_tok
+        alpha = sum(any(ch.isalpha() for ch in t) for t in toks) / (n if c["alpha_ratio_of"] == "words" else n_tok)
         if d := _too_low("alpha_words_ratio", alpha, c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
@@ -109,7 +121,26 @@ class ReferenceGopherQualityFilter(_QualityFilter):
         seps = count_separators(text, c["separator_chars"]) / n_tok
         if d := _too_high("separator_ratio", seps, c["max_separator_ratio"]):
             return d
+        garbled = sum(is_garbled(t) for t in ws if any(ch.isalpha() for ch in t)) / n
+        if d := _too_high("garbled_word_ratio", garbled, c["max_garbled_word_ratio"]):
+            return d
+        if d := _too_low("distinct_word_ratio", len({w.lower() for w in ws}) / n, c["min_distinct_word_ratio"]):
+            return d
         return None
+
+
+def is_garbled(token: str) -> bool:
+    """ASCII digits between two letters, or a GARBLING_CHARS or private-use code point inside."""
+    if any(ch in GARBLING_CHARS or 0xE000 <= ord(ch) <= 0xF8FF for ch in token):
+        return True
+    for i, ch in enumerate(token):
+        if ch.isalpha() and i + 1 < len(token) and token[i + 1] in "0123456789":
+            j = i + 1
+            while j < len(token) and token[j] in "0123456789":
+                j += 1
+            if j < len(token) and token[j].isalpha():
+                return True
+    return False
 
 
 def count_separators(text: str, separator_chars) -> int:
@@ -167,11 +198,15 @@ class ReferenceGopherRepetitionFilter(_QualityFilter):
     reason = "gopher_repetition"
 
     def _check(self, doc: Document) -> str | None:
-        c = self.config
         text = doc.text
-        n_chars = len(text)
-        if not n_chars:
+        if not text:
             return "empty=0"
+        c, bucket = self.settings_for(sum(is_word_token(t) for t in tokens(text)))
+        detail = self._rules(text, c)
+        return detail + bucket if detail else None
+
+    def _rules(self, text: str, c: dict) -> str | None:
+        n_chars = len(text)
         for unit, parts in (("para", repetition_paragraphs(text)), ("line", repetition_lines(text))):
             n_dup, chars_dup = _dup_stats(parts)
             if d := _too_high(f"dup_{unit}_frac", n_dup / len(parts), c[f"max_dup_{unit}_frac"]):
@@ -310,6 +345,8 @@ def gopher_quality_stats(text: str, stop_words=frozenset(), separator_chars=SEPA
         sum(any(ch.isalpha() for ch in t) for t in toks),
         len(stop_words & {w.lower() for w in ws}) if stop_words else 0,
         count_separators(text, separator_chars),
+        sum(is_garbled(t) for t in toks if any(ch.isalpha() for ch in t)),
+        len({w.lower() for w in ws}),
     ]
 
 
@@ -324,6 +361,7 @@ def gopher_repetition_stats(text: str, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 
         len(paras), n_dup_para, dup_para_chars,
         len(lines), n_dup_line, dup_line_chars,
         len(text),
+        sum(is_word_token(t) for t in toks),
         *[top_ngram_chars(toks, n) for n in top_ns],
         *[dup_ngram_chars(toks, n) for n in dup_ns],
     ]  # fmt: skip

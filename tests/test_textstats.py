@@ -225,6 +225,8 @@ ADVERSARIAL = [
     "Etusivu | Uutiset | Urheilu\nKoti › Palvelut » Hinnasto > Tarjous\n© 2024 Yritys · Ehdot • Tietosuoja\nLue lisää »",
     "| Planeetta | Halkaisija |\n|---------|---------|\n| Maa | 6,371 |\n> lainattu rivi > toinen\n• kohta\n  |  \n|",
     "a || b |¦| c >> d »» e\n\n| x |\n»Ei», hän sanoi. x > 3 ja y >= 2 -> z => w",
+    # garbled words: OCR confusions, and the clean words with digits or joiners they must not be mistaken for
+    "l1ke ko~ira sa^na 5ana a_b wo|rd tal0 COVID-19 2020:ssa EU:n F-16 www.yle.fi 4.5 mp3 H2O ½kg 3D ³x x²",
 ]
 
 
@@ -352,6 +354,45 @@ def test_separator_chars_default_is_the_kernels():
     texts = ["a | b", "a |\n| b", "a / b", "| a |", "> lainaus", "Lue lisää »", "a | | b"]
     col = native.GOPHER_QUALITY_COLUMNS.index("n_separators")
     assert native.gopher_quality_stats(texts)[:, col].tolist() == [1, 0, 0, 0, 0, 0, 2]
+
+
+def test_garbled_words():
+    """n_garbled_words: ASCII digits between two letters, or | ! ; ` ~ or a private-use character
+    inside a word token; on real text rare, on OCR-noised real text common."""
+    col = native.GOPHER_QUALITY_COLUMNS.index("n_garbled_words")
+    one = lambda w: int(native.gopher_quality_stats([w])[0, col])  # noqa: E731
+    assert [one(w) for w in ("l1ke", "koi55ra", "ko~ira", "sa|na", "se;n", "o`n", "H2O", "o\uf023ló")] == [1] * 8
+    clean = ("COVID-19", "2020:ssa", "EU:n", "F-16", "www.yle.fi", "4.5", "rock'n'roll", "(sana).", "12345", "2007an", "1st",
+             "B4", "CO2", "mp3", "x^2", "a_b", "4°C", "Ctrl+A", "AT&T", "\\frac", "sana!", "tal0")
+    assert [one(w) for w in clean] == [0] * len(clean)
+    texts, labels = _real_texts()
+    # Yoruba's Leipzig sentences hold private-use characters (a legacy font encoding): garbled, rightly
+    texts = [t for t, label in zip(texts, labels) if not label.startswith("yo.")]
+    real = native.gopher_quality_stats(texts)
+    share = real[:, col] / np.maximum(real[:, 0], 1)
+    rng = random.Random(3)
+    confusions = "il1|!IrnmcoeO0Q5S8B6bgq9.,;:'`~^-_/\\()[]"
+    noised = ["".join(rng.choice(confusions) if not c.isspace() and rng.random() < 0.25 else c for c in t) for t in texts[::10]]
+    ocr = native.gopher_quality_stats(noised)
+    ocr_share = ocr[:, col] / np.maximum(ocr[:, 0], 1)
+    assert np.quantile(share, 0.99) < 0.02 and np.quantile(ocr_share[ocr[:, 0] >= 20], 0.05) > 0.06, (np.quantile(share, 0.99), np.quantile(ocr_share, 0.05))
+    want = [gopher_quality_stats(t)[col] for t in noised]
+    assert ocr[:, col].tolist() == want
+
+
+def test_distinct_words():
+    """n_distinct_words: distinct lowercased word tokens (Python's str.lower, so "Talo" = "TALO" and "Σ" = "σ")."""
+    col = native.GOPHER_QUALITY_COLUMNS.index("n_distinct_words")
+    texts = ["Talo talo TALO, talot.", "ΣΑΣ σας Σας", "a b c a b c", "", "İstanbul istanbul"]
+    assert native.gopher_quality_stats(texts)[:, col].tolist() == [2, 1, 3, 0, 2] == [gopher_quality_stats(t)[col] for t in texts]
+
+
+def test_repetition_word_count_is_gopher_qualitys():
+    """Gopher repetition's n_words (what its by_length buckets go by) counts the same word tokens as Gopher quality's."""
+    texts, _ = _real_texts()
+    texts = texts[::5] + ADVERSARIAL
+    rep = native.gopher_repetition_stats(texts)[:, native.GOPHER_REPETITION_COLUMNS.index("n_words")]
+    assert rep.tolist() == native.gopher_quality_stats(texts)[:, 0].tolist()
 
 
 def test_word_chars_lowercase_like_python():

@@ -59,6 +59,12 @@ separator token (Gopher quality's separator ratio, langmill's own rule)
     default set, one of the punctuation tokens "|", ">", "»" ... that join the items of menus,
     breadcrumbs and footers ("Etusivu | Uutiset", "Koti » Blogi"). The line's first and last
     tokens do not count, so a Markdown table's outer "|", a "> quoted" line or a "• item" does not.
+garbled word (Gopher quality's garbled-word ratio, langmill's own rule)
+    A token holding a letter (General Category L*) in which ASCII digits stand between two letters
+    ("koi5ra", "tal0n"), or which holds a `GARBLING_CHARS` character ("ko~ira", "sa|na") or a
+    private-use one (U+E000-U+F8FF, left by a legacy font encoding): what OCR confusions leave.
+    Not garbled: "B4", "CO2", "COVID-19", "2020:ssa", Basque "2007an", "1st" (no letter after the
+    digits), and the notation of math, code, units and keys ("x^2", "a_b", "4°C", "Ctrl+A", "AT&T").
 word token
     A token holding at least one word character (datatrove's "non-symbol word": any character
     outside its punctuation set). Gopher's document length and mean word length count these.
@@ -107,6 +113,10 @@ __all__ = [
 ]  # fmt: skip
 
 WORD_JOINERS = frozenset("'\u2019-\u2010:.")
+
+# Characters that OCR confusions put inside words and well-formed text does not (not "^" "_" "\\" "+"
+# "&" "°": math, code, units and key names use them inside words).
+GARBLING_CHARS = frozenset("|!;`~")
 
 # Characters that split a token when a word character is on both sides (spaCy's infixes, simplified).
 TOKEN_INFIXES = frozenset(',!?()[]<>=/"\u00ab\u00bb\u201c\u201d\u201e')
@@ -169,13 +179,14 @@ SEPARATOR_CHARS = frozenset(
 
 GOPHER_QUALITY_COLUMNS = (
     "n_words", "word_chars", "n_tokens", "n_hash", "n_ellipsis", "n_lines", "n_bullet_lines",
-    "n_ellipsis_lines", "n_alpha_words", "n_stop_words", "n_separators",
+    "n_ellipsis_lines", "n_alpha_words", "n_stop_words", "n_separators", "n_garbled_words",
+    "n_distinct_words",
 )  # fmt: skip
 # ... followed by one column per top n ("top_<n>gram_chars": count * len(" ".join(ngram)) of the
 # most frequent token n-gram, ties to the first seen) and per dup n ("dup_<n>gram_chars":
 # datatrove's find_all_duplicate). Every fraction divides by n_chars = len(text).
 GOPHER_REPETITION_COLUMNS = (
-    "n_paras", "n_dup_paras", "dup_para_chars", "n_lines", "n_dup_lines", "dup_line_chars", "n_chars",
+    "n_paras", "n_dup_paras", "dup_para_chars", "n_lines", "n_dup_lines", "dup_line_chars", "n_chars", "n_words",
 )  # fmt: skip
 C4_COLUMNS = (
     "lorem_ipsum", "curly_bracket", "long_word", "no_terminal_punct", "ellipsis",
@@ -257,7 +268,7 @@ def _char_list(chars) -> list[str]:
 def gopher_quality_stats(
     texts: Any, *, stop_words=(), bullet_chars=None, closing_chars=None, separator_chars=None, threads: int = 0
 ) -> np.ndarray:
-    """int64 (n, 11) in GOPHER_QUALITY_COLUMNS order. `stop_words` must already be normalised
+    """int64 (n, 13) in GOPHER_QUALITY_COLUMNS order (n_distinct_words: distinct `str.lower()` word tokens). `stop_words` must already be normalised
     (`str.lower()`); an empty list gives n_stop_words = 0 (else the number of distinct ones). Bullets, closing characters
     and separators default to BULLET_CHARS, CLOSING_CHARS and SEPARATOR_CHARS (an empty set: n_separators = 0)."""
     lists = [
@@ -270,7 +281,7 @@ def gopher_quality_stats(
 
 
 def gopher_repetition_stats(texts: Any, *, top_ns=(2, 3, 4), dup_ns=(5, 6, 7, 8, 9, 10), threads: int = 0) -> np.ndarray:
-    """int64 (n, 7 + len(top_ns) + len(dup_ns)): GOPHER_REPETITION_COLUMNS, then
+    """int64 (n, 8 + len(top_ns) + len(dup_ns)): GOPHER_REPETITION_COLUMNS (n_words: word tokens), then
     count * len(" ".join(ngram)) of the most frequent token n-gram per top n, then the
     characters of repeated token n-grams per dup n (find_all_duplicate). Fractions divide by n_chars."""
     top = [_check_int("top n", x, 0, 2**31) for x in top_ns]

@@ -11,7 +11,7 @@ pub struct GopherRepetition {
     pub dup_ns: Vec<usize>,
 }
 /// Output columns before the n-gram ones: GOPHER_REPETITION_COLUMNS of langmill/native/textstats.py.
-pub const GR_BASE_COLS: usize = 7;
+pub const GR_BASE_COLS: usize = 8;
 
 /// Fills `row` (GR_BASE_COLS + top_ns.len() + dup_ns.len()) for one decoded document.
 pub(super) fn stats(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &mut [i64]) {
@@ -35,14 +35,18 @@ pub(super) fn stats(p: &GopherRepetition, bytes: &[u8], s: &mut Scratch, row: &m
         dup[u] = dup_stats(&mut s.table, items.len(), |i| hashes[i], eq, |i| (items[i].1 - items[i].0) as i64);
         n_items[u] = items.len() as i64;
     }
-    row[..GR_BASE_COLS].copy_from_slice(&[n_items[0], dup[0].0, dup[0].1, n_items[1], dup[1].0, dup[1].1, n_chars as i64]);
+    row[..GR_BASE_COLS - 1].copy_from_slice(&[n_items[0], dup[0].0, dup[0].1, n_items[1], dup[1].0, dup[1].1, n_chars as i64]);
 
     // tokens (case kept) -> ids
     s.word_spans.clear();
     s.ids.clear();
     s.lens.clear();
-    let mut n_tok_est = 0;
-    for_each_token(cps, 0, n_chars, |_, _, _| n_tok_est += 1);
+    let (mut n_tok_est, mut n_words) = (0, 0i64);
+    for_each_token(cps, 0, n_chars, |_, _, is_w| {
+        n_tok_est += 1;
+        n_words += is_w as i64;
+    });
+    row[GR_BASE_COLS - 1] = n_words; // the length that `by_length` thresholds go by
     s.table.reset(n_tok_est);
     {
         let (spans, ids, lens, table) = (&mut s.word_spans, &mut s.ids, &mut s.lens, &mut s.table);

@@ -69,8 +69,7 @@ struct Scratch {
     // FineWeb: non-blank stripped lines; FineWeb and Gopher repetition: hashes of lines/items
     lines: Vec<(u32, u32)>,
     line_hash: Vec<u64>,
-    // Gopher quality: the lowercased word, stop word -> id, last document that counted each id
-    norm: Vec<u8>,
+    // Gopher quality: stop word -> id, last document that counted each id (its distinct words: `low`, `word_spans`)
     stop: std::collections::HashMap<Vec<u8>, u32>,
     stop_seen: Vec<u64>,
     doc_no: u64,
