@@ -22,7 +22,7 @@ import yaml
 
 from langmill.languages import canonical_lang
 from langmill.settings_schema import (  # noqa: F401 - ConfigError and deep_merge are imported from here by the rest of langmill
-    ANY, AT_LEAST_1, NUMBER, PROBABILITY, REGEX, ConfigError, Schema, check_settings, dataclass_template, deep_merge,
+    ANY, AT_LEAST_1, NUMBER, PROBABILITY, REGEX, ConfigError, Rule, Schema, check_settings, dataclass_template, deep_merge,
 )
 
 CONFIG_DIR = Path(str(files("langmill") / "configs"))
@@ -144,6 +144,9 @@ def load_config(lang: str, override_path: str | None = None, profile: dict | Non
     quality settings of its own for the language."""
     quality, known_language = load_quality_config(lang)
     defaults = CorpusSettings(quality=quality).to_dict()
+    language_lid = language_lid_thresholds(lang)
+    if language_lid:
+        defaults = deep_merge(defaults, {"lid": language_lid})
     if profile:
         defaults = deep_merge(defaults, check_settings(profile, corpus_schema(), "profile", base=defaults))
     override = read_yaml(override_path) if override_path else {}
@@ -175,11 +178,46 @@ def default_quality_config() -> dict:
     return packaged_yaml("quality.yaml")
 
 
+# What gopher_quality's alpha ratio divides by: word tokens (langmill: punctuation and Markdown markers
+# such as "-", "*", "|" left out) or every token (Gopher, FineWeb: their tokenizers' punctuation included).
+ALPHA_RATIO_OF = ("words", "tokens")
+
+# Settings of a section that a `by_length` bucket cannot change: switches, word lists, definitions.
+NOT_BY_LENGTH = {"enabled", "by_length", "stop_words", "separator_chars", "terminal_punctuation", "short_line_length",
+                 "line_punct_exclude_zero", "alpha_ratio_of"}
+
+
+def quality_template() -> dict:
+    """quality.yaml as a settings template: each section's `by_length` takes word counts (integers
+    >= 1) mapping to that section's thresholds."""
+    template = default_quality_config()
+    for section in template.values():
+        if "by_length" in section:
+            section["by_length"] = {1: {k: v for k, v in section.items() if k not in NOT_BY_LENGTH}}
+    return template
+
+
 def language_file(lang: str) -> Path | None:
     """The language's own quality file, if any; any spelling of the language finds it ("fi", "FI",
     "fin", "fi-FI", "fin_Latn")."""
     path = CONFIG_DIR / "languages" / f"{canonical_lang(lang)}.yaml"
     return path if lang and path.is_file() else None
+
+
+# The only LID settings a language file may hold: its document thresholds, on each backend's scale
+# (calibrated like FineWeb-2's per-language LID thresholds); everything else about LID is the run's.
+LANGUAGE_LID_KEYS = ("threshold", "heliport_threshold")
+
+
+def language_lid_thresholds(lang: str) -> dict:
+    """The `lid` thresholds the language's file sets ({} when none): defaults that --config and
+    --lid-threshold still override."""
+    path = language_file(lang)
+    lid = (_packaged(f"languages/{path.name}").get("lid") or {}) if path is not None else {}
+    unknown = sorted(set(lid) - set(LANGUAGE_LID_KEYS))
+    if unknown:  # a packaging mistake, not a user's: fail loudly
+        raise ConfigError(f"languages/{path.name}: lid may only set {', '.join(LANGUAGE_LID_KEYS)}, not {', '.join(unknown)}")
+    return dict(lid)
 
 
 def load_quality_config(lang: str, override: dict | None = None) -> tuple[dict, bool]:
@@ -194,7 +232,7 @@ def load_quality_config(lang: str, override: dict | None = None) -> tuple[dict, 
         lang_data = _packaged(f"languages/{path.name}")
         merged = deep_merge(merged, {k: v for k, v in lang_data.items() if k in QUALITY_SECTIONS})
     if override:
-        quality = Schema(default_quality_config(), QUALITY_RULES, QUALITY_FREE)
+        quality = Schema(quality_template(), QUALITY_RULES, QUALITY_FREE, (_alpha_ratio_of,))
         merged = deep_merge(merged, check_settings(override, quality, "quality settings", base=merged))
     return merged, path is not None
 
@@ -240,6 +278,12 @@ QUALITY_RULES = {
     "gopher_quality.min_mean_word_length": NUMBER, "gopher_quality.max_mean_word_length": NUMBER,
     "gopher_quality.max_bullet_lines_ratio": PROBABILITY, "gopher_quality.max_ellipsis_lines_ratio": PROBABILITY,
     "gopher_quality.min_alpha_words_ratio": PROBABILITY, "gopher_quality.max_separator_ratio": PROBABILITY,
+    "gopher_quality.max_garbled_word_ratio": PROBABILITY, "gopher_quality.min_distinct_word_ratio": PROBABILITY,
+    # by_length buckets: the section's own ranges (the first matching pattern wins)
+    "*.by_length.*.min_mean_word_length": NUMBER, "*.by_length.*.max_mean_word_length": NUMBER,
+    "*.by_length.*.min_doc_words": Rule(), "*.by_length.*.max_doc_words": Rule(), "*.by_length.*.min_stop_words": Rule(),
+    "gopher_repetition.by_length.*.max_top_ngram_char_frac.*": NUMBER,
+    "*.by_length.*.*": PROBABILITY, "gopher_repetition.by_length.*.*.*": PROBABILITY,
     # a top n-gram's overlapping occurrences can cover more than len(text) ("ha ha ha"): FineWeb-2 uses limits above 1
     "gopher_repetition.max_top_ngram_char_frac.*": NUMBER,
     "gopher_repetition.*": PROBABILITY, "gopher_repetition.*.*": PROBABILITY,  # fractions of lines, paragraphs, characters
@@ -247,7 +291,8 @@ QUALITY_RULES = {
     "fineweb_quality.min_line_punct_ratio": PROBABILITY, "fineweb_quality.max_short_line_ratio": PROBABILITY,
     "fineweb_quality.max_dup_line_char_ratio": PROBABILITY,
 }
-QUALITY_FREE = {"gopher_repetition.max_top_ngram_char_frac", "gopher_repetition.max_dup_ngram_char_frac"}  # n-gram size -> fraction
+QUALITY_FREE = {"gopher_repetition.max_top_ngram_char_frac", "gopher_repetition.max_dup_ngram_char_frac",  # n-gram size -> fraction
+                "*.by_length", "gopher_repetition.by_length.*.max_top_ngram_char_frac", "gopher_repetition.by_length.*.max_dup_ngram_char_frac"}
 SYNTH_RULES = {"repetition.min_compression_ratio": PROBABILITY, "instruction.min_words": AT_LEAST_1, "support.min_overlap": PROBABILITY,
                "dedup.ngram": AT_LEAST_1, "dedup.num_perm": AT_LEAST_1, "dedup.bands": AT_LEAST_1, "dedup.rows": AT_LEAST_1,
                "support.prefix_chars": AT_LEAST_1}
@@ -264,6 +309,11 @@ def _lid_backends(merged: dict) -> list[str]:
 
     return [f"lid.{key} must be one of {', '.join(LID_BACKEND_CHOICES)}, not {merged['lid'][key]!r}"
             for key in ("backend", "line_backend") if merged["lid"][key] not in LID_BACKEND_CHOICES]
+
+
+def _alpha_ratio_of(merged: dict) -> list[str]:
+    value = merged["gopher_quality"]["alpha_ratio_of"]
+    return [] if value in ALPHA_RATIO_OF else [f"gopher_quality.alpha_ratio_of must be one of {', '.join(ALPHA_RATIO_OF)}, not {value!r}"]
 
 
 def _dedup_bands_fit(merged: dict) -> list[str]:
@@ -289,8 +339,8 @@ def corpus_schema() -> Schema:
     """What a corpus --config file may hold: the typed sections, then the quality sections."""
     sections = {name: dataclass_template(cls) for name, cls in _SECTIONS.items()}
     sections["executor"] = {kind: _executor_options(kind) | options for kind, options in sections["executor"].items()}
-    return Schema(sections | default_quality_config(), CORPUS_RULES | QUALITY_RULES,
-                  QUALITY_FREE | {"executor.slurm.sbatch_args"}, (_dedup_bands_fit, _foreign_line_mode, _lid_backends))
+    return Schema(sections | quality_template(), CORPUS_RULES | QUALITY_RULES,
+                  QUALITY_FREE | {"executor.slurm.sbatch_args"}, (_dedup_bands_fit, _foreign_line_mode, _lid_backends, _alpha_ratio_of))
 
 
 @lru_cache(maxsize=None)

@@ -10,8 +10,9 @@ when the default list is empty). `Schema` adds what defaults cannot say:
   ("gopher_repetition.*": a share in [0, 1]). A number without a rule must be >= 0 (every number
   in langmill's settings is a count, a size or a ratio), and one whose name says threshold is a
   probability in [0, 1].
-- `free`: mappings whose keys are the user's (language codes, n-gram sizes, sbatch flags); their
-  values are checked against the default's first value, their keys against its keys' type.
+- `free`: mappings whose keys are the user's (language codes, n-gram sizes, sbatch flags), by
+  dotted key ("*" for any one key); their values are checked against the default's first value,
+  their keys against its keys' type.
 - `checks`: functions of the merged settings for rules across keys; min_x <= max_x (and
   min <= max) in every mapping is always checked.
 
@@ -176,10 +177,18 @@ def _check_free(data: dict, template: dict, keys: tuple, schema: Schema) -> list
     return problems
 
 
+def _matches(pattern: str, keys: tuple) -> bool:
+    parts = pattern.split(".")
+    return len(parts) == len(keys) and all(p in ("*", str(k)) for p, k in zip(parts, keys))
+
+
+def _is_free(schema: Schema, keys: tuple) -> bool:
+    return any(_matches(pattern, keys) for pattern in schema.free)
+
+
 def _rule(schema: Schema, keys: tuple) -> Rule:
     for pattern, rule in schema.rules.items():
-        parts = pattern.split(".")
-        if len(parts) == len(keys) and all(p in ("*", str(k)) for p, k in zip(parts, keys)):
+        if _matches(pattern, keys):
             return rule
     return PROBABILITY if "threshold" in str(keys[-1]) else _DEFAULT_RULE
 
@@ -197,7 +206,7 @@ def _check_value(value, template, keys: tuple, schema: Schema, name: str | None 
     if isinstance(template, dict):
         if not isinstance(value, dict):
             return [f"{name} must be a mapping of settings, not {_show(value)}"]
-        if _name(keys) in schema.free:
+        if _is_free(schema, keys):
             return _check_free(value, template, keys, schema)
         return _check_mapping(value, template, keys, schema)
     if isinstance(template, list):

@@ -8,7 +8,7 @@ import pytest
 from conftest import SAMPLE_DIR, read_out, run_langmill, shared_data
 from datatrove.data import Document
 
-from langmill.config import LidSettings
+from langmill.config import LidSettings, language_lid_thresholds
 from langmill.filters.lid import LanguageFilter
 from langmill.languages import canonical_lang
 from langmill.lid_backends import DEFAULT_BACKEND, FastTextBackend, HeliportBackend, default_backend, heliport_languages, make_backend
@@ -122,7 +122,8 @@ def test_print_config_names_the_backend_and_threshold():
     yo = run_langmill("corpus", "--lang", "yo", "--print-config")
     assert "  backend: heliport\n" in yo.stdout and "  line_backend: heliport\n" in yo.stdout
     fi = run_langmill("corpus", "--lang", "fi", "--lid-backend", "heliport", "--lid-threshold", "1.2", "--print-config")
-    assert "  backend: heliport\n" in fi.stdout and "  heliport_threshold: 1.2\n" in fi.stdout and "  threshold: 0.65\n" in fi.stdout
+    fasttext = language_lid_thresholds("fi")["threshold"]  # fi's file: calibrated on lid.176's scale, kept as it is
+    assert "  backend: heliport\n" in fi.stdout and "  heliport_threshold: 1.2\n" in fi.stdout and f"  threshold: {fasttext}\n" in fi.stdout
 
 
 def test_corpus_with_heliport_on_the_sample(tmp_path):
@@ -145,3 +146,22 @@ def test_corpus_with_heliport_on_the_sample(tmp_path):
     # The fingerprint holds the backend: the same folder with fastText is another job.
     again = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "fi", "--out", out, "--lid-backend", "fasttext")
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_language_file_lid_threshold_is_a_default_that_config_and_flag_override(tmp_path):
+    """fi/eu/et's files set their calibrated LID threshold (FineWeb-2 sets one per language); a --config
+    file and --lid-threshold still win, and a language without one keeps LidSettings' default."""
+    import yaml
+
+    def lid(*args):
+        result = run_langmill("corpus", "--print-config", *args)
+        assert result.returncode == 0, result.stderr
+        return yaml.safe_load(result.stdout)["lid"]
+
+    eu = language_lid_thresholds("eu")["threshold"]
+    assert eu != LidSettings.threshold and lid("--lang", "eu")["threshold"] == eu
+    assert language_lid_thresholds("et").keys() == {"heliport_threshold"}  # et's backend is heliport
+    (tmp_path / "mine.yaml").write_text("lid:\n  threshold: 0.8\n", encoding="utf-8")
+    assert lid("--lang", "eu", "--config", tmp_path / "mine.yaml")["threshold"] == 0.8
+    assert lid("--lang", "eu", "--config", tmp_path / "mine.yaml", "--lid-threshold", "0.7")["threshold"] == 0.7
+    assert language_lid_thresholds("sw") == {} and lid("--lang", "sw")["threshold"] == LidSettings.threshold

@@ -25,10 +25,18 @@ from loguru import logger
 
 from langmill import native
 from langmill.filters.base import CorpusFilter
-from langmill.config import default_quality_config, load_quality_config
+from langmill.config import NOT_BY_LENGTH, default_quality_config, deep_merge, load_quality_config
 from langmill.native.textstats import BULLET_CHARS, CLOSING_CHARS
 
 DEFAULT_BATCH_SIZE = 256
+
+
+def _int_ngram_keys(config: dict) -> dict:
+    """The n-gram threshold mappings with int keys (YAML gives ints, JSON strings)."""
+    for key in ("max_top_ngram_char_frac", "max_dup_ngram_char_frac"):
+        if key in config:
+            config[key] = {int(n): v for n, v in (config[key] or {}).items()}
+    return config
 
 
 def _fmt(x: float) -> str:
@@ -59,10 +67,30 @@ class _QualityFilter(CorpusFilter):
         unknown = sorted(set(self.config) - set(defaults))
         if unknown:
             raise ValueError(f"{type(self).__name__}: unknown config keys {unknown}")
-        self.config = {**defaults, **self.config}
+        self.config = _int_ngram_keys({**defaults, **self.config})
+        self._by_length = self._length_buckets()
         self.enabled = bool(self.config.get("enabled", True))
         self.batch_size = max(int(batch_size), 1)
         self.threads = threads
+
+    def _length_buckets(self) -> list[tuple[int, dict]]:
+        """`by_length` as (max words, the section's settings for documents of at most that many word
+        tokens), shortest first: a statistic like the top 2-gram's share falls with length (one 2-gram
+        is a large part of a 20-word text), so short documents may need their own thresholds."""
+        buckets = []
+        for max_words, over in sorted((self.config.get("by_length") or {}).items(), key=lambda kv: int(kv[0])):
+            bad = sorted(set(over or {}) - (set(self.config) - NOT_BY_LENGTH))
+            if bad:
+                raise ValueError(f"{type(self).__name__}: by_length.{max_words}: {bad} cannot be set per length")
+            buckets.append((int(max_words), _int_ngram_keys(deep_merge(self.config, over or {}))))
+        return buckets
+
+    def thresholds(self, n_words: int) -> tuple[dict, str]:
+        """(the settings for a document of `n_words` word tokens, the detail's suffix naming its bucket)."""
+        for max_words, config in self._by_length:
+            if n_words <= max_words:
+                return config, f" (<={max_words} words)"
+        return self.config, ""
 
     @classmethod
     def for_language(cls, lang: str, exclusion_writer=None, **settings):
@@ -99,10 +127,15 @@ class _QualityFilter(CorpusFilter):
 class GopherQualityFilter(_QualityFilter):
     """Gopher's quality rules: document length and mean word length (word tokens), '#' and
     ellipsis per token, bullet and ellipsis lines (blank lines count, as in datatrove), share of
-    tokens with a letter, and a minimum of distinct stop words that uses the language's own
-    stop words (FineWeb-2; an empty list turns the rule off). Last, langmill's own rule (not
-    Gopher's): a maximum share of separator tokens (`separator_chars`, "|" "»" "©" ...), which
-    navigation menus, breadcrumbs and footers are made of. Tokens: langmill.native.textstats."""
+    words with a letter (`alpha_ratio_of: words`, langmill's default: of word tokens, so Markdown
+    markers and punctuation do not count against a document; `tokens`: of every token, as Gopher
+    and FineWeb count), and a minimum of distinct stop words that uses the language's own stop
+    words (FineWeb-2; an empty list turns the rule off). Last, langmill's own rules (not Gopher's):
+    a maximum share of separator tokens (`separator_chars`, "|" "»" "©" ...), which navigation
+    menus, breadcrumbs and footers are made of, a maximum share of garbled words (OCR noise:
+    "koi5ra", "ko~ira"), and a minimum share of distinct words (lowercased; keyword lists and
+    spam repeat a few words). `by_length` gives shorter documents their own thresholds. Tokens and garbled
+    words: langmill.native.textstats."""
 
     name = "🥇 Gopher quality (langmill)"
     reason = "gopher_quality"
@@ -125,8 +158,12 @@ class GopherQualityFilter(_QualityFilter):
         return [self._decide(row) for row in stats]
 
     def _decide(self, row: list[int]) -> str | None:
-        c = self.config
-        n, word_chars, n_tok, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep = row
+        c, bucket = self.thresholds(row[0])
+        detail = self._rule_detail(row, c)
+        return detail + bucket if detail and row[0] else detail
+
+    def _rule_detail(self, row: list[int], c: dict) -> str | None:
+        n, word_chars, n_tok, n_hash, n_ellipsis, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep, n_garbled, n_distinct = row
         if (d := _too_low("doc_words", n, c["min_doc_words"])) or n == 0:
             return d or "doc_words=0"
         if d := _too_high("doc_words", n, c["max_doc_words"]):
@@ -145,12 +182,16 @@ class GopherQualityFilter(_QualityFilter):
                 return d
             if d := _too_high("ellipsis_lines_ratio", n_ell_lines / n_lines, c["max_ellipsis_lines_ratio"]):
                 return d
-        if d := _too_low("alpha_words_ratio", n_alpha / n_tok, c["min_alpha_words_ratio"]):
+        if d := _too_low("alpha_words_ratio", n_alpha / (n if c["alpha_ratio_of"] == "words" else n_tok), c["min_alpha_words_ratio"]):
             return d
         if self.stop_words:
             if d := _too_low("stop_words", n_stop, c["min_stop_words"]):
                 return d
         if d := _too_high("separator_ratio", n_sep / n_tok, c["max_separator_ratio"]):
+            return d
+        if d := _too_high("garbled_word_ratio", n_garbled / n, c["max_garbled_word_ratio"]):
+            return d
+        if d := _too_low("distinct_word_ratio", n_distinct / n, c["min_distinct_word_ratio"]):
             return d
         return None
 
@@ -170,21 +211,27 @@ class GopherRepetitionFilter(_QualityFilter):
 
     def __init__(self, config: dict | None = None, exclusion_writer=None, **kwargs):
         super().__init__(config=config, exclusion_writer=exclusion_writer, **kwargs)
-        c = self.config
-        self._top = sorted((int(k), v) for k, v in (c["max_top_ngram_char_frac"] or {}).items())
-        self._dup = sorted((int(k), v) for k, v in (c["max_dup_ngram_char_frac"] or {}).items())
+        # the n of every n-gram rule, in the main settings or a by_length bucket
+        configs = [self.config] + [config for _, config in self._by_length]
+        self._top_ns = sorted({n for c in configs for n in c["max_top_ngram_char_frac"]})
+        self._dup_ns = sorted({n for c in configs for n in c["max_dup_ngram_char_frac"]})
 
     def _check_batch(self, docs: list[Document]) -> list[str | None]:
         stats = native.gopher_repetition_stats(
-            [d.text for d in docs], top_ns=[n for n, _ in self._top], dup_ns=[n for n, _ in self._dup], threads=self.threads
+            [d.text for d in docs], top_ns=self._top_ns, dup_ns=self._dup_ns, threads=self.threads
         ).tolist()
         return [self._decide(row) for row in stats]
 
     def _decide(self, row: list[int]) -> str | None:
-        c = self.config
-        n_paras, n_dup_paras, dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars = row[:7]
+        n_paras, n_dup_paras, dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars, n_words = row[:8]
         if not n_chars:
             return "empty=0"
+        c, bucket = self.thresholds(n_words)
+        detail = self._rule_detail(row, c)
+        return detail + bucket if detail else None
+
+    def _rule_detail(self, row: list[int], c: dict) -> str | None:
+        n_paras, n_dup_paras, dup_para_chars, n_lines, n_dup_lines, dup_line_chars, n_chars = row[:7]
         for unit, n_parts, n_dup, chars_dup in (
             ("para", n_paras, n_dup_paras, dup_para_chars),
             ("line", n_lines, n_dup_lines, dup_line_chars),
@@ -193,12 +240,13 @@ class GopherRepetitionFilter(_QualityFilter):
                 return d
             if d := _too_high(f"dup_{unit}_char_frac", chars_dup / n_chars, c[f"max_dup_{unit}_char_frac"]):
                 return d
-        k = 7
-        for kind, rules in (("top", self._top), ("dup", self._dup)):
-            for n, limit in rules:
+        k = 8
+        for kind, ns in (("top", self._top_ns), ("dup", self._dup_ns)):
+            limits = c[f"max_{kind}_ngram_char_frac"]
+            for n in ns:
                 frac = row[k] / n_chars
                 k += 1
-                if d := _too_high(f"{kind}_{n}gram_char_frac", frac, limit):
+                if d := _too_high(f"{kind}_{n}gram_char_frac", frac, limits.get(n)):
                     return d
         return None
 
