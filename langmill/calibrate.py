@@ -14,7 +14,9 @@ The method (issue 14), in the order `calibrate` runs it:
    candidates. The min_stop_words rule is calibrated on the list that is written.
 3. LID threshold: FineWeb-2's formula, the median minus one standard deviation of the reference
    documents' target-language scores, clipped to [0.3, 0.9] (a heliport confidence only to >= 0),
-   on the scale of the backend `corpus` will use (--lid-backend); loosened like any rule below.
+   on the scale of the backend `corpus` will use (--lid-backend); loosened like any rule below, but
+   never under the clip's floor (documents scoring below it are paid first). `--keep-lid` keeps the
+   corpus's threshold (the language file's, see configs/languages/) and pays for what it drops first.
 4. Budget: `budget` is the share of the reference the whole pipeline (LID + quality filters) may
    drop, each REFERENCE input weighing the same (a document weighs 1 / (inputs x documents of its
    input); `balance=False`: each document the same), so that a large input of one genre (help pages,
@@ -28,7 +30,10 @@ The method (issue 14), in the order `calibrate` runs it:
    page, the two word-length bounds) share one part of the budget instead of each paying for it.
    When every frontier document is dropped by two rules or more, the move that keeps one document
    from all its rules at once is made. The loop stops when the expected joint drop (7.) fits; what
-   the last step leaves over sets rules back to their published value (turned-off ones first). The
+   the last step leaves over sets rules back to their published value (turned-off ones first), and
+   what is still left tightens the loosened rules back one document at a time, in turns
+   (`tighten_one`). With `per_input` (`--per-input`, `Budget`) the drop must fit for every input on
+   its own, not for their mean, and a step only counts what it saves in inputs still over it. The
    real filters then run on the reference with these settings and give the joint drop reported.
    C4 (off by default) counts when a settings file turns it on: when its line rules leave more than
    half the budget without a sentence, it is turned off again (FineWeb-2 runs without it).
@@ -37,13 +42,14 @@ The method (issue 14), in the order `calibrate` runs it:
    to tighten one. langmill's own rules, which no paper publishes (`OWN_START`: the separator
    ratio), start from a strict value and are loosened as far as the reference needs. This also keeps rules whose reference distribution is a point mass (no '#' in
    clean prose gives a 0 quantile) at their published value.
-6. Length: the top-n-gram fractions depend on document length: measured on UD + LibreOffice Finnish
-   (2,504 documents), the top 2-gram's share of characters has median 0.145 under 20 words, 0.071 at
+6. Length: some statistics depend on document length: measured on UD + LibreOffice Finnish (2,504
+   documents), the top 2-gram's share of characters has median 0.145 under 20 words, 0.071 at
    20-40, 0.042 at 40-80 and 0.02 above 150, because one 2-gram of a short text is a large part of
-   it; duplicate 5-grams and lines grow with length instead. A short document that fails both
-   min_doc_words and a top-n-gram rule is dropped by two rules, so step 4 keeps it dropped rather
-   than loosen either. The filters take one threshold per rule, so the cure for a reference of short
-   documents is one of documents as long as the corpus's, not per-length thresholds.
+   it; the number of distinct stop words grows with length instead. These rules (BY_LENGTH) get one
+   threshold per length bucket (LENGTH_EDGES: up to 40 word tokens, 41-100, longer), written as the
+   section's `by_length`; each bucket is a rule of its own in step 4, so short help pages loosen
+   the short bucket without loosening it for long pages, and a long keyword list needs as many stop
+   words as long prose has (OWN_START).
 7. Order statistics: a threshold placed at the reference's most extreme kept value drops one
    reference document's worth more of new text than of the reference ((k + 1) / (n + 1), not k / n);
    one placed just inside the dropped tail drops no more. A loosened threshold goes halfway between
@@ -68,7 +74,7 @@ import numpy as np
 from datatrove.data import Document
 
 from langmill import native
-from langmill.config import LidSettings, default_quality_config, dump_config, load_quality_config
+from langmill.config import LidSettings, deep_merge, default_quality_config, dump_config, load_quality_config
 from langmill.evalstats import wilson_interval
 from langmill.native.textstats import BULLET_CHARS, CLOSING_CHARS, TOKEN_INFIXES
 
@@ -94,14 +100,38 @@ PUBLISHED = {
                         "max_newline_word_ratio": 0.3},
 }  # fmt: skip
 
-# langmill's own rules start strict: a 5 % share of separator tokens is a menu line in every twenty
-# tokens, far above running text ("|" "»" "©" are rare in prose); calibrate loosens it on the reference.
-OWN_START = {"gopher_quality": {"max_separator_ratio": 0.05}}
+# langmill's own rules start strict, and calibrate loosens them as far as the reference needs
+# (measured on bench/quality.py's Finnish sets: the calibration halves and its junk):
+# - a 5 % share of separator tokens is a menu line in every twenty tokens, far above running text
+#   ("|" "»" "©" are rare in prose);
+# - a 10 % share of garbled words ("koi5ra", "ko~ira"): OCR noise with a quarter of its characters
+#   confused has 8-31 % (1st-99th percentile, 11 % at the 5th), Finnish prose 0 and chat answers at
+#   most 2.6 % (99th); Estonian web writing that types õ/ä as 6/2 ("s6idustiil", "k2pas", UD EWT)
+#   reaches 4.5-8.5 % of a document's words, and is kept;
+# - stop words by length (step 6): a document of over 100 words with fewer than 6 distinct stop
+#   words is a keyword list, not prose (prose over 100 words: 1st percentile 3-9; keyword spam:
+#   median 3); 41-100 words: 4; up to 40: Gopher's 2;
+# - distinct words by length: keyword spam of 41-100 words has 7-33 % of its words distinct, of
+#   over 100 words 4-16 % (1st-95th percentile); prose and chat 1st percentile 39-86 % and 8-85 %
+#   (MT-Bench answers that repeat themselves are the low end). Start: 50 % up to 40 words, 40 %
+#   at 41-100, 30 % above.
+OWN_START = {"gopher_quality": {"max_separator_ratio": 0.05, "max_garbled_word_ratio": 0.1, "min_stop_words": 6,
+                                "min_distinct_word_ratio": 0.3,
+                                "by_length": {40: {"min_stop_words": 2, "min_distinct_word_ratio": 0.5},
+                                              100: {"min_stop_words": 4, "min_distinct_word_ratio": 0.4}}}}
+
+# Step 6: rules whose statistic depends on document length get a threshold per length bucket:
+# documents of at most 40 word tokens, of 41-100, and the section's own value for longer ones.
+LENGTH_EDGES = (40, 100)
+BY_LENGTH = {"gopher_quality": ("min_stop_words", "min_distinct_word_ratio"), "gopher_repetition": ("max_top_ngram_char_frac",)}
 
 
 def published_bound() -> dict:
     """The quality sections with the published thresholds and OWN_START (step 5's bound)."""
     config = default_quality_config()
+    for section in config.values():
+        if "by_length" in section:  # calibrated buckets are not a bound: they start from the section's value
+            section["by_length"] = {}
     for section, values in (*PUBLISHED.items(), *OWN_START.items()):
         config[section].update(copy.deepcopy(values))
     return config
@@ -132,10 +162,11 @@ def _rules(config: dict) -> list[Rule]:
         Rule(g, "min_mean_word_length", "min"), Rule(g, "max_mean_word_length", "max"),
         Rule(g, "max_hash_word_ratio", "max"), Rule(g, "max_ellipsis_word_ratio", "max"),
         Rule(g, "max_bullet_lines_ratio", "max"), Rule(g, "max_ellipsis_lines_ratio", "max"),
-        Rule(g, "min_alpha_words_ratio", "min"), Rule(g, "min_stop_words", "min", integer=True),
-        Rule(g, "max_separator_ratio", "max"),
+        Rule(g, "min_alpha_words_ratio", "min"),
+        *_by_length(Rule(g, "min_stop_words", "min", integer=True)), Rule(g, "max_separator_ratio", "max"),
+        Rule(g, "max_garbled_word_ratio", "max"), *_by_length(Rule(g, "min_distinct_word_ratio", "min")),
         *(Rule(r, f"max_dup_{unit}_{kind}", "max") for unit in ("line", "para") for kind in ("frac", "char_frac")),
-        *(Rule(r, f"max_top_ngram_char_frac.{n}", "max") for n in sorted(config[r]["max_top_ngram_char_frac"] or {}, key=int)),
+        *(q for n in sorted(config[r]["max_top_ngram_char_frac"] or {}, key=int) for q in _by_length(Rule(r, f"max_top_ngram_char_frac.{n}", "max"))),
         *(Rule(r, f"max_dup_ngram_char_frac.{n}", "max") for n in sorted(config[r]["max_dup_ngram_char_frac"] or {}, key=int)),
         Rule(c, "drop_lorem_ipsum", "flag", first=True), Rule(c, "drop_curly_bracket", "flag", first=True),
         Rule(c, "min_sentences", "min", integer=True),
@@ -148,18 +179,52 @@ def _rules(config: dict) -> list[Rule]:
 LID_RULE = Rule("lid", "threshold", "min", first=True)
 
 
+def _by_length(rule: Rule) -> list[Rule]:
+    """The rule for each length bucket (LENGTH_EDGES), shortest first, then the rule itself (longer documents)."""
+    return [replace(rule, key=f"by_length.{edge}.{rule.key}") for edge in LENGTH_EDGES] + [rule]
+
+
+def split_by_length(values: dict[str, np.ndarray], n_words: np.ndarray) -> None:
+    """Step 6: each BY_LENGTH statistic becomes one per bucket, NaN (does not apply) outside it."""
+    lows = (0, *LENGTH_EDGES)
+    for name in [k for k in values if k.split(".")[1] in BY_LENGTH.get(k.split(".")[0], ())]:
+        v = values[name]
+        section, key = name.split(".", 1)
+        for lo, hi in zip(lows, LENGTH_EDGES):
+            values[f"{section}.by_length.{hi}.{key}"] = np.where((n_words > lo) & (n_words <= hi), v, np.nan)
+        values[name] = np.where(n_words > LENGTH_EDGES[-1], v, np.nan)
+
+
+def _split_key(key: str) -> tuple[int | None, str]:
+    """("by_length.40.min_stop_words") -> (40, "min_stop_words"); a key without a bucket -> (None, key)."""
+    if key.startswith("by_length."):
+        _, words, rest = key.split(".", 2)
+        return int(words), rest
+    return None, key
+
+
 def get_setting(config: dict, rule: Rule):
-    key, _, n = rule.key.partition(".")
-    value = config[rule.section][key]
+    bucket, key = _split_key(rule.key)
+    section = config[rule.section]
+    if bucket is not None:  # a bucket's own value, else the section's
+        over = {int(k): v for k, v in (section.get("by_length") or {}).items()}.get(bucket) or {}
+        section = deep_merge(section, over)
+    key, _, n = key.partition(".")
+    value = section[key]
     return (value or {}).get(int(n), (value or {}).get(str(n))) if n else value
 
 
 def set_setting(config: dict, rule: Rule, value) -> None:
-    key, _, n = rule.key.partition(".")
+    bucket, key = _split_key(rule.key)
+    section = config.setdefault(rule.section, {})
+    if bucket is not None:
+        section["by_length"] = {int(k): v for k, v in (section.get("by_length") or {}).items()}
+        section = section["by_length"].setdefault(bucket, {})
+    key, _, n = key.partition(".")
     if n:
-        config[rule.section][key] = {**(config[rule.section][key] or {}), int(n): value}
+        section[key] = {**(section.get(key) or {}), int(n): value}
     else:
-        config[rule.section][key] = value
+        section[key] = value
 
 
 # --- 1. measuring ------------------------------------------------------------------------------------
@@ -244,15 +309,16 @@ def measure(texts: list[str], lid_dropped, lid_score, lid_texts: list[str], conf
     stop = sorted({w.lower() for w in g["stop_words"] or []})
     q = native.gopher_quality_stats(lid_texts, stop_words=stop, bullet_chars=BULLET_CHARS, closing_chars=CLOSING_CHARS,
                                     separator_chars="".join(g["separator_chars"] or [])).astype(float)
-    n, word_chars, n_tok, n_hash, n_ell, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep = q.T
+    n, word_chars, n_tok, n_hash, n_ell, n_lines, n_bullet, n_ell_lines, n_alpha, n_stop, n_sep, n_garbled, n_distinct = q.T
     values = {
         "gopher_quality.min_doc_words": n, "gopher_quality.max_doc_words": n,
         "gopher_quality.min_mean_word_length": _ratio(word_chars, n), "gopher_quality.max_mean_word_length": _ratio(word_chars, n),
         "gopher_quality.max_hash_word_ratio": _ratio(n_hash, n_tok), "gopher_quality.max_ellipsis_word_ratio": _ratio(n_ell, n_tok),
         "gopher_quality.max_bullet_lines_ratio": _ratio(n_bullet, n_lines), "gopher_quality.max_ellipsis_lines_ratio": _ratio(n_ell_lines, n_lines),
-        "gopher_quality.min_alpha_words_ratio": _ratio(n_alpha, n_tok),
+        "gopher_quality.min_alpha_words_ratio": _ratio(n_alpha, n if g["alpha_ratio_of"] == "words" else n_tok),
         "gopher_quality.min_stop_words": n_stop if stop else np.full(len(n), np.nan),
-        "gopher_quality.max_separator_ratio": _ratio(n_sep, n_tok),
+        "gopher_quality.max_separator_ratio": _ratio(n_sep, n_tok), "gopher_quality.max_garbled_word_ratio": _ratio(n_garbled, n),
+        "gopher_quality.min_distinct_word_ratio": _ratio(n_distinct, n),
     }  # fmt: skip
     always = n == 0
     top_ns = sorted(int(k) for k in r["max_top_ngram_char_frac"] or {})
@@ -263,9 +329,10 @@ def measure(texts: list[str], lid_dropped, lid_score, lid_texts: list[str], conf
         values[f"gopher_repetition.max_dup_{unit}_frac"] = _ratio(rep[:, i + 1], rep[:, i])
         values[f"gopher_repetition.max_dup_{unit}_char_frac"] = _ratio(rep[:, i + 2], n_chars)
     for j, nn in enumerate(top_ns):
-        values[f"gopher_repetition.max_top_ngram_char_frac.{nn}"] = _ratio(rep[:, 7 + j], n_chars)
+        values[f"gopher_repetition.max_top_ngram_char_frac.{nn}"] = _ratio(rep[:, 8 + j], n_chars)
     for j, nn in enumerate(dup_ns):
-        values[f"gopher_repetition.max_dup_ngram_char_frac.{nn}"] = _ratio(rep[:, 7 + len(top_ns) + j], n_chars)
+        values[f"gopher_repetition.max_dup_ngram_char_frac.{nn}"] = _ratio(rep[:, 8 + len(top_ns) + j], n_chars)
+    split_by_length(values, n)
     fineweb_texts = lid_texts
     if c.get("enabled", True):
         def c4(drop: bool):
@@ -435,7 +502,56 @@ def family(rule: Rule) -> str:
     return FAMILIES.get(rule.name, rule.name)
 
 
-def loosen(values: dict[str, np.ndarray], rules: list[Rule], start: dict, weights: np.ndarray, always: np.ndarray, budget: float) -> dict:
+@dataclass
+class Budget:
+    """What `loosen` must fit: the expected drop on new text (the weighted joint drop + step 7's
+    correction; `weights`: the mean over the inputs when they are balanced) at most `limit`, or
+    with `groups` (the input of each document) every input's own expected drop at most `limit`
+    (`--per-input`: "at least 95 % kept in every genre"), step 7 counted per input too: the kept
+    document nearest a loosened threshold weighs 1 / (its input's documents) there."""
+
+    weights: np.ndarray
+    limit: float
+    groups: np.ndarray | None = None
+    # per input: documents of each input that no threshold keeps (LID puts them in another language),
+    # paid first; an input they alone fill is left out of the per-input budget (`infeasible`)
+    lost: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.groups is not None:
+            live = self.weights > 0
+            lost = np.zeros(len(self.weights), dtype=bool) if self.lost is None else self.lost
+            self.own = np.zeros(len(self.weights))  # each input's documents sum to 1, the lost ones included
+            self.fixed: dict[int, float] = {}
+            self.infeasible: list[int] = []
+            self.present = []
+            for g in (int(g) for g in np.unique(self.groups[live | lost])):
+                mine = self.groups == g
+                size = int((mine & (live | lost)).sum())
+                self.own[mine & live] = 1.0 / size
+                self.fixed[g] = float((mine & lost).sum()) / size
+                (self.infeasible if self.fixed[g] >= self.limit else self.present).append(g)
+
+    def by_input(self, joint: np.ndarray, extra: dict) -> np.ndarray:
+        """Each input's expected drop (per input only): its documents dropped (those LID puts in another
+        language included) + its step-7 correction."""
+        return np.array([self.own[joint & (self.groups == g)].sum() + self.fixed[g] + extra.get(g, 0.0) for g in self.present] or [0.0])
+
+    def expected(self, joint: np.ndarray, values, rules, start, t, dropped) -> float:
+        if self.groups is None:
+            return float(self.weights[joint].sum()) + correction(values, rules, start, t, dropped, self.weights)
+        return float(self.by_input(joint, correction(values, rules, start, t, dropped, self.own, self.groups)).max())
+
+    def steering(self, joint: np.ndarray, values, rules, start, t, dropped) -> np.ndarray:
+        """The weights a step's saving is counted in: per input, only the inputs still over the limit."""
+        if self.groups is None:
+            return self.weights
+        rates = self.by_input(joint, correction(values, rules, start, t, dropped, self.own, self.groups))
+        over = [g for g, rate in zip(self.present, rates) if rate > self.limit + 1e-12]
+        return np.where(np.isin(self.groups, over), self.own, 0.0)
+
+
+def loosen(values: dict[str, np.ndarray], rules: list[Rule], start: dict, weights: np.ndarray, always: np.ndarray, budget: float | Budget) -> dict:
     """Step 4: thresholds from `start` (the bound), loosened step by step until the expected joint
     drop (the weights of the documents some rule drops, + step 7's correction) fits `budget`. A step
     keeps the dropped documents nearest one rule's threshold. Only steps that keep a document no
@@ -448,24 +564,25 @@ def loosen(values: dict[str, np.ndarray], rules: list[Rule], start: dict, weight
     the last step leaves of the budget sets loosened rules back to their published value, rules
     turned off first. Last, each rule still turned off is tried back at its published value with the
     others loosened further to pay for it: a rule is off only when nothing else can pay for it."""
+    budget = budget if isinstance(budget, Budget) else Budget(weights, budget)
     t = _fill(values, rules, start, dict(start), weights, always, budget, frozen=set())
     restored: set[str] = set()
     for r in rules:
         if r.kind != "flag" and t[r.name] != start[r.name] and switched_off(r, t[r.name]):
             trial = _fill(values, rules, start, t | {r.name: start[r.name]}, weights, always, budget, frozen=restored | {r.name})
             off = sum(switched_off(q, trial[q.name]) for q in rules if q.kind != "flag")
-            if off < sum(switched_off(q, t[q.name]) for q in rules if q.kind != "flag") and _expected(values, rules, start, trial, weights, always) <= budget + 1e-12:
+            if off < sum(switched_off(q, t[q.name]) for q in rules if q.kind != "flag") and _expected(values, rules, start, trial, weights, always, budget) <= budget.limit + 1e-12:
                 t, restored = trial, restored | {r.name}
     return t
 
 
-def _expected(values, rules, start, t, weights, always) -> float:
+def _expected(values, rules, start, t, weights, always, budget: Budget) -> float:
     dropped = {r.name: drops(values[r.name], r.kind, t[r.name]) for r in rules}
     joint = always | (sum((d.astype(int) for d in dropped.values()), np.zeros(len(weights), dtype=int)) > 0)
-    return float(weights[joint].sum()) + correction(values, rules, start, t, dropped, weights)
+    return budget.expected(joint, values, rules, start, t, dropped)
 
 
-def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budget: float, frozen: set) -> dict:
+def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budget: Budget, frozen: set) -> dict:
     """`loosen`'s steps from thresholds `t`, the rules in `frozen` left as they are."""
     t = dict(t)
     dropped = {r.name: drops(values[r.name], r.kind, t[r.name]) for r in rules}
@@ -473,17 +590,20 @@ def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budg
     def count():
         return sum((d.astype(int) for d in dropped.values()), np.zeros(len(weights), dtype=int))
 
+    def joint_of(dr):
+        return always | (sum((d.astype(int) for d in dr.values()), np.zeros(len(weights), dtype=int)) > 0)
+
     def expected(th, dr):
-        joint = always | (sum((d.astype(int) for d in dr.values()), np.zeros(len(weights), dtype=int)) > 0)
-        return float(weights[joint].sum()) + correction(values, rules, start, th, dr, weights)
+        return budget.expected(joint_of(dr), values, rules, start, th, dr)
 
     def move(r: Rule, upto: float):
         new = rescue_threshold(values[r.name], r.kind, r.integer, dropped[r.name], upto)
         return new, drops(values[r.name], r.kind, new)
 
-    while expected(t, dropped) > budget + 1e-12:
+    while expected(t, dropped) > budget.limit + 1e-12:
         counts = count()
         free = ~always & (counts == 1)
+        w = budget.steering(joint_of(dropped), values, rules, start, t, dropped)
         best = None  # (drop by this rule alone, saved, changes)
         for r in rules:
             if not dropped[r.name].any() or r.name in frozen:
@@ -494,12 +614,12 @@ def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budg
                 v = values[r.name][dropped[r.name]]
                 new, nd = move(r, v.min() if r.kind == "max" else v.max())
             kept = dropped[r.name] & ~nd
-            alone = float(weights[dropped[r.name] & free].sum())
-            saved = float(weights[kept & free].sum())
+            alone = float(w[dropped[r.name] & free].sum())
+            saved = float(w[kept & free].sum())
             if saved > 0 and (best is None or (alone, saved) > best[:2]):
                 best = (alone, saved, {r.name: (new, nd)})
         if best is None:  # every frontier document is dropped by two rules or more
-            best = _joint_move(rules, values, dropped, weights, always, counts, move, frozen)
+            best = _joint_move(rules, values, dropped, weights, always, counts, move, frozen, steer=w)
         if best is None:
             break  # nothing left to loosen
         for name, (new, nd) in best[2].items():
@@ -515,17 +635,60 @@ def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budg
             if t[r.name] != start[r.name] and r.name not in frozen:
                 back = dict(dropped) | {r.name: drops(values[r.name], r.kind, start[r.name])}
                 cost = expected(t | {r.name: start[r.name]}, back) - now
-                if now + cost <= budget + 1e-12:
+                if now + cost <= budget.limit + 1e-12:
                     trials.append((not switched_off(r, t[r.name]), cost, r.name, back))
         if not trials:
-            return t
+            break
         *_, name, dropped = min(trials, key=lambda x: x[:3])
         t[name] = start[name]
+    # What is still left (the whole loosening could not be undone for any rule) tightens the loosened
+    # rules back one document at a time, in turns, while the budget holds: the slack is spread over
+    # the rules instead of left unused (with --per-input most inputs end well under the budget).
+    tightened = True
+    while tightened:
+        tightened = False
+        for r in rules:
+            if r.kind == "flag" or r.name in frozen or t[r.name] == start[r.name]:
+                continue
+            new = tighten_one(values[r.name], r, t[r.name], start[r.name], dropped[r.name])
+            if new is None:
+                continue
+            back = dict(dropped) | {r.name: drops(values[r.name], r.kind, new)}
+            if expected(t | {r.name: new}, back) <= budget.limit + 1e-12:
+                t[r.name], dropped = new, back
+                tightened = True
+    return t
 
 
-def _joint_move(rules, values, dropped, weights, always, counts, move, frozen=frozenset()):
+def tighten_one(values: np.ndarray, rule: Rule, threshold, start, dropped: np.ndarray):
+    """The threshold that drops the kept document nearest the loosened side (the most extreme value
+    `start` would drop), halfway to the next kept value (or `start` when that is the last): None
+    when `start` drops no kept document."""
+    sign = 1 if rule.kind == "max" else -1
+    finite = ~np.isnan(values) & np.isfinite(values)
+    beyond = finite & ~dropped & drops(values, rule.kind, start)  # kept now, dropped at start
+    if not beyond.any():
+        return None
+    x = float(values[beyond].max() if sign > 0 else values[beyond].min())
+    rest = values[finite & ~dropped & (sign * values < sign * x) & drops(values, rule.kind, start)]
+    if not len(rest):
+        return start
+    nxt = float(rest.max() if sign > 0 else rest.min())
+    if rule.integer:  # a max drops > t: t in [nxt, x - 1]; a min drops < t: t in [x + 1, nxt]
+        return int((nxt + x - 1) // 2) if sign > 0 else int(-((-(nxt + x + 1)) // 2))
+    middle = round((nxt + x) / 2, 3)
+    lo, hi = (nxt, x) if sign > 0 else (x, nxt)
+    if not lo <= middle < hi if sign > 0 else not lo < middle <= hi:  # 3 decimals too coarse: next to the kept value
+        middle = _round_out(nxt, rule.kind, False)
+    if sign > 0 and (middle is None or middle >= x) or sign < 0 and (middle is None or middle <= x):
+        return None  # the two values are too close to part at 3 decimals
+    return middle
+
+
+def _joint_move(rules, values, dropped, weights, always, counts, move, frozen=frozenset(), steer=None):
     """The move that keeps one document from all the rules that drop it, at the least loosening
-    (the rules' own drop given up) per unit of joint drop saved."""
+    (the rules' own drop given up) per unit of joint drop saved (counted in `steer`'s weights)."""
+    steer = weights if steer is None else steer
     best = None
     for i in np.flatnonzero(~always & (counts > 0)):
         if any(dropped[name][i] for name in frozen):
@@ -537,18 +700,19 @@ def _joint_move(rules, values, dropped, weights, always, counts, move, frozen=fr
                 changes[r.name] = (new, nd)
                 cost += float(weights[dropped[r.name] & ~nd].sum())
         after = sum((changes[name][1] if name in changes else d).astype(int) for name, d in dropped.items())
-        saved = float(weights[(counts > 0) & (after == 0) & ~always].sum())
-        if saved > 0 and (best is None or saved / cost > best[0]):
+        saved = float(steer[(counts > 0) & (after == 0) & ~always].sum())
+        if saved > 0 and cost > 0 and (best is None or saved / cost > best[0]):
             best = (saved / cost, saved, changes)
     return best
 
 
-def correction(values, rules: list[Rule], start: dict, thresholds: dict, dropped: dict, weights: np.ndarray) -> float:
+def correction(values, rules: list[Rule], start: dict, thresholds: dict, dropped: dict, weights: np.ndarray, groups=None):
     """Step 7: the expected drop on new text beyond the reference's, for the rules moved from their
     published value: the weight of the kept reference document nearest the threshold, in full when
     the threshold sits on it (no reference document beyond), half when it sits halfway to the next
-    dropped one; once per family of rules (their tails are the same documents)."""
-    extra: dict[str, float] = {}
+    dropped one; once per family of rules (their tails are the same documents). With `groups`:
+    {input: its correction}, each family's document counted in its own input."""
+    extra: dict = {}
     for r in rules:
         th = thresholds[r.name]
         if r.kind == "flag" or th == start[r.name] or switched_off(r, th):
@@ -558,8 +722,14 @@ def correction(values, rules: list[Rule], start: dict, thresholds: dict, dropped
         if kept.any():
             i = np.flatnonzero(kept)[np.argmax(v[kept]) if r.kind == "max" else np.argmin(v[kept])]
             share = 0.5 if dropped[r.name].any() else 1.0
-            extra[family(r)] = max(extra.get(family(r), 0.0), share * float(weights[i]))
-    return sum(extra.values())
+            key = (family(r), int(groups[i])) if groups is not None else family(r)
+            extra[key] = max(extra.get(key, 0.0), share * float(weights[i]))
+    if groups is None:
+        return sum(extra.values())
+    per_input: dict[int, float] = {}
+    for (_, g), value in extra.items():
+        per_input[g] = per_input.get(g, 0.0) + value
+    return per_input
 
 
 def input_weights(ref: np.ndarray, groups: np.ndarray, balance: bool, shares: list[float] | None = None) -> np.ndarray:
@@ -599,6 +769,8 @@ class Calibration:
     balanced: bool = True
     lid: LidSettings = field(default_factory=LidSettings)
     c4_emptied: int = 0  # documents C4's line rules left without a sentence (C4 is off when too many)
+    every_input: bool = False  # the budget held for each input on its own (--per-input)
+    beyond_budget: list[str] = field(default_factory=list)  # inputs LID alone drops more of than the budget (--per-input)
 
     @property
     def expected_rate(self) -> float:
@@ -667,11 +839,14 @@ def simulate_quality(meas: Measurements, config: dict) -> list[str | None]:
 
 def calibrate(texts: list[str], lang: str | None, budget: float = DEFAULT_BUDGET, lid: LidSettings | None = None,
               keep_measurements: bool = False, groups: list[int] | None = None, input_names: list[str] | None = None,
-              balance: bool = True, group_shares: list[float] | None = None):
+              balance: bool = True, group_shares: list[float] | None = None, per_input: bool = False, keep_lid: bool = False):
     """Thresholds for `lang` from reference `texts` (raw; normalised here) within `budget`: a
     Calibration (with `keep_measurements`, and the Measurements it was made from). `groups`: the
     input (index into `input_names`) each text came from; with `balance` each input weighs the same
-    (or `group_shares[g]` in all). `lang` None: language-neutral defaults from a multilingual
+    (or `group_shares[g]` in all); `per_input`: the budget holds for each input on its own (`Budget`);
+    `keep_lid`: the LID threshold stays `lid`'s (the documents below it are paid first), only the
+    quality rules are calibrated.
+    `lang` None: language-neutral defaults from a multilingual
     reference (no language ID, no stop words: both are per language)."""
     from langmill.languages import canonical_lang
 
@@ -718,14 +893,22 @@ def calibrate(texts: list[str], lang: str | None, budget: float = DEFAULT_BUDGET
     meas.values[LID_RULE.name] = np.where(ref, lid_score, np.nan)
     lid_key = lid_threshold_key(lang, lid) if lang else "threshold"
     formula = lid_formula(lid_score[ref], probability=lid_key == "threshold") if lang else lid.threshold
-    rules = ([LID_RULE] if lang else []) + _rules(base)
+    rules = ([LID_RULE] if lang and not keep_lid else []) + _rules(base)
     defaults = {r.name: get_setting(neutral, r) for r in rules if r.section != "lid"} | {LID_RULE.name: formula}
     values = {r.name: np.where(ref, meas.values[r.name], np.nan) for r in rules}
     always = meas.always & ref
-    thresholds = loosen(values, rules, defaults, weights, always, budget)
-    thresholds.setdefault(LID_RULE.name, formula)
-    if thresholds[LID_RULE.name] is not None:  # thresholds are >= 0 (a rounded-down confidence could go below)
-        thresholds[LID_RULE.name] = max(thresholds[LID_RULE.name], 0.0)
+    # FineWeb-2's floor (a probability under 0.3 is not evidence for the language): below it is paid first
+    lid_floor = LID_CLIP[0] if lid_key == "threshold" else 0.0
+    if lang and keep_lid:  # the LID threshold stays the corpus's: what it drops is paid before any rule
+        always |= ref & (lid_score < getattr(lid, lid_key))
+        defaults[LID_RULE.name] = getattr(lid, lid_key)
+    elif lang:
+        always |= ref & (lid_score < lid_floor)
+    target = Budget(weights, budget, group_arr if per_input else None, lid_dropped if per_input else None)
+    thresholds = loosen(values, rules, defaults, weights, always, target)
+    thresholds.setdefault(LID_RULE.name, defaults[LID_RULE.name])
+    if thresholds[LID_RULE.name] is not None:  # never under the floor (a rounded-down value could go below)
+        thresholds[LID_RULE.name] = max(thresholds[LID_RULE.name], lid_floor if lang and not keep_lid else 0.0)
     config = copy.deepcopy(base)
     for r in rules:
         if r.section != "lid":
@@ -743,11 +926,14 @@ def calibrate(texts: list[str], lang: str | None, budget: float = DEFAULT_BUDGET
     extra = correction(values, rules, defaults, thresholds, dropped_by, weights)
     if c4_result is not None:
         results = {c4_rule.name: c4_result} | results
-    per_input = [(names[g] if g < len(names) else str(g), int((ref & (group_arr == g)).sum()), int((dropped & (group_arr == g)).sum()))
-                 for g in sorted(set(group_arr.tolist()))]
+    # per input: with --per-input the documents LID puts in another language count too (they are paid)
+    counted, lost = (ref | lid_dropped, lid_dropped) if per_input else (ref, np.zeros(len(ref), dtype=bool))
+    per_input_drops = [(names[g] if g < len(names) else str(g), int((counted & (group_arr == g)).sum()),
+                        int(((dropped | lost) & (group_arr == g)).sum())) for g in sorted(set(group_arr.tolist()))]
     cal = Calibration(lang, n, int(lid_dropped.sum()), budget, config, getattr(lid_now, lid_key), formula, stop_words, share,
                       list(results.values()), int(always.sum()), int(dropped.sum()), float(weights[dropped].sum()), n_eff, extra,
-                      per_input, balance, lid_now, c4_emptied)
+                      per_input_drops, balance, lid_now, c4_emptied, per_input,
+                      [names[g] if g < len(names) else str(g) for g in getattr(target, "infeasible", [])])
     return (cal, meas) if keep_measurements else cal
 
 
@@ -767,12 +953,7 @@ def settings_data(cal: Calibration) -> dict:
     for res in cal.results:
         if res.rule.section == "lid":
             continue
-        section = data.setdefault(res.rule.section, {})
-        key, _, nn = res.rule.key.partition(".")
-        if nn:
-            section.setdefault(key, {})[int(nn)] = res.threshold
-        else:
-            section[key] = res.threshold
+        set_setting(data, res.rule, res.threshold)
     data["gopher_quality"]["stop_words"] = list(cal.stop_words)
     ordered = {"lid": data["lid"]}
     for section in cal.config:  # quality.yaml's order; a disabled filter has only `enabled: false`
@@ -783,6 +964,8 @@ def settings_data(cal: Calibration) -> dict:
 
 def header(cal: Calibration, inputs: list[tuple[str, int]], version: str, today: str, command: str | None = None) -> str:
     weighting = "each input weighs the same" if cal.balanced else "each document weighs the same"
+    if cal.every_input:
+        weighting = "the budget holding for every input on its own"
     lines = [
         f"# langmill calibrate: quality and language-ID settings for {cal.lang}, from clean reference text.",
         f"# Use: langmill corpus INPUT... --lang {cal.lang} --config THIS_FILE",
@@ -792,8 +975,9 @@ def header(cal: Calibration, inputs: list[tuple[str, int]], version: str, today:
         f"# Budget: at most {cal.budget:.1%} of the reference dropped by LID + quality filters ({weighting});",
         f"# dropped with these settings: {cal.joint_dropped} documents, {cal.joint_rate:.2%} weighted, {cal.expected_rate:.2%} expected on new text.",
         *(f"#   {name}: {dropped} of {size:,} dropped" for name, size, dropped in cal.per_input if len(cal.per_input) > 1),
-        "# Thresholds start at configs/quality.yaml's (never stricter) and are loosened where the reference",
-        "# needs it, the rule that saves the most joint drop per share of its own drop first. Stop words:",
+        "# Thresholds start at the published values (never stricter; langmill's own rules and the stop words of",
+        "# longer documents start strict) and are loosened where the reference needs it, the rule that drops the",
+        "# most documents alone first; top n-grams and stop words have a threshold per length (by_length). Stop words:",
         f"# tokens above {cal.stop_word_share:.1%} of the reference's tokens. LID threshold: median - 1 std of the reference's",
         f"# scores, clipped (FineWeb-2): {cal.lid_formula}; after loosening: {cal.lid_threshold}.",
     ]
@@ -824,17 +1008,17 @@ def table(cal: Calibration) -> list[str]:
         lo, hi = wilson_interval(min(int(round(rate * size)), size), size)
         return f"[{lo:.2%}, {hi:.2%}]"
 
-    lines = [f"{'rule':46} {'threshold':>10} {'default':>9}  docs  false drop on the reference [95% CI]"]
-    lines.append(f"{'(dropped at any threshold: no words, C4 left no sentence)':67}  {cal.always_dropped:>4}")
+    lines = [f"{'rule':58} {'threshold':>10} {'default':>9}  docs  false drop on the reference [95% CI]"]
+    lines.append(f"{'(dropped at any threshold: no words, C4 left no sentence; LID with --keep-lid)':79}  {cal.always_dropped:>4}")
     for res in cal.results:
         mark = "*" if res.calibrated else " "
-        lines.append(f"{res.rule.name:46} {_fmt(res.threshold):>10}{mark}{_fmt(res.default):>9}  {res.dropped:>4}  {res.rate:6.2%} {ci(res.rate)}")
+        lines.append(f"{res.rule.name:58} {_fmt(res.threshold):>10}{mark}{_fmt(res.default):>9}  {res.dropped:>4}  {res.rate:6.2%} {ci(res.rate)}")
     weighting = "each input weighs the same" if cal.balanced else "each document weighs the same"
-    lines.append(f"{'joint (the real filters, all rules; ' + weighting + ')':67}  {cal.joint_dropped:>4}  {cal.joint_rate:6.2%} {ci(cal.joint_rate)}  budget {cal.budget:.1%}")
+    lines.append(f"{'joint (the real filters, all rules; ' + weighting + ')':79}  {cal.joint_dropped:>4}  {cal.joint_rate:6.2%} {ci(cal.joint_rate)}  budget {cal.budget:.1%}")
     for name, docs, dropped in cal.per_input:
         lo, hi = wilson_interval(dropped, max(docs, 1))
-        lines.append(f"{'  input ' + name:67}  {dropped:>4}  {dropped / max(docs, 1):6.2%} [{lo:.2%}, {hi:.2%}]  of {docs:,}")
-    lines.append(f"{'joint expected on new text like the reference (+ thresholds at its extremes)':79}  {cal.expected_rate:6.2%}")
+        lines.append(f"{'  input ' + name:79}  {dropped:>4}  {dropped / max(docs, 1):6.2%} [{lo:.2%}, {hi:.2%}]  of {docs:,}")
+    lines.append(f"{'joint expected on new text like the reference (+ thresholds at its extremes)':91}  {cal.expected_rate:6.2%}")
     lines.append(f"* loosened from the default by the reference; shares weighted over {n:,} documents (effective size {cal.n_eff:,.0f}).")
     if any(r.rule.name == "c4.enabled" and r.calibrated for r in cal.results):
         lines.append(f"C4 is off: its line rules left no sentence in {cal.c4_emptied} reference documents.")

@@ -53,7 +53,13 @@ def read_reference(inputs: list[str], text_key: str, split: str) -> tuple[list[s
 @click.option("--balance/--no-balance", default=True,
               help="Each REFERENCE input (file, folder or glob) weighs the same in the false-drop rate, however many documents it "
               "holds; --no-balance: each document weighs the same.")
-def calibrate(inputs, lang, out, budget, text_key, split, lid_model, lid_backend, balance):
+@click.option("--per-input", is_flag=True,
+              help="The budget holds for every REFERENCE input on its own (\"at least 95 %% kept in every genre\"), not only for "
+              "their mean: thresholds loosen until the input that loses the most is within it.")
+@click.option("--keep-lid", is_flag=True,
+              help="Keep the LID threshold `langmill corpus` uses (the backend's default) instead of calibrating it: what it drops "
+              "is paid from the budget first, and only the quality rules are set.")
+def calibrate(inputs, lang, out, budget, text_key, split, lid_model, lid_backend, balance, per_input, keep_lid):
     """Quality-filter and language-ID thresholds for a language, from clean reference text.
 
     REFERENCE is text known to be well-formed in the language (UD treebanks, Wikipedia, UDHR, a
@@ -123,7 +129,8 @@ def calibrate(inputs, lang, out, budget, text_key, split, lid_model, lid_backend
         _fail(f"{', '.join(inputs)}: no text in the reference ({bad:,} unreadable rows, every other one empty)")
     click.echo(f"langmill calibrate: {len(texts):,} reference documents from {len(sizes)} file(s) (lang={lang}, budget {budget:.1%})", err=True)
     try:
-        cal = run_calibration(texts, lang, budget=budget, lid=lid, groups=groups, input_names=list(inputs), balance=balance)
+        cal = run_calibration(texts, lang, budget=budget, lid=lid, groups=groups, input_names=list(inputs), balance=balance,
+                              per_input=per_input, keep_lid=keep_lid)
     except ValueError as err:
         _fail(f"{', '.join(inputs)}: {err}")
     command = "langmill calibrate " + " ".join(shlex.quote(str(a)) for a in sys.argv[2:]) if sys.argv[1:2] == ["calibrate"] else None
@@ -152,10 +159,14 @@ def _warnings(cal) -> None:
                 hint = " (.txt: --split paragraphs or lines makes one document per block or line)" if str(name).endswith(".txt") else ""
                 click.echo(f"langmill: warning: {name} holds {docs} reference document(s) but weighs 1/{len(cal.per_input)} of the budget: "
                            f"so few documents weigh as much as each other input; give it more text{hint}, or use --no-balance", err=True)
+    for name in cal.beyond_budget:
+        click.echo(f"langmill: warning: {name}: language ID puts more than the budget of it in another language; --per-input leaves it "
+                   "out (no threshold can keep it within the budget)", err=True)
     total = cal.n + cal.other_language
     if cal.other_language > cal.budget * total:
         click.echo(f"langmill: warning: language ID puts {cal.other_language:,} of {total:,} reference documents ({cal.other_language / total:.1%}) in "
-                   "another language; they are left out of the budget. Check the reference, or use a --lid-model that knows the language", err=True)
+                   f"another language; they are left out of the budget{' (with --per-input, each input pays for its own)' if cal.every_input else ''}. "
+                   "Check the reference, or use a --lid-model that knows the language", err=True)
     if cal.expected_rate > cal.budget:
         click.echo(f"langmill: warning: expected false drop on new text {cal.expected_rate:.1%} > the budget {cal.budget:.1%} even with every rule "
                    f"loosened as far as the reference allows ({cal.joint_dropped} documents dropped whatever the thresholds, "

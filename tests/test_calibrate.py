@@ -189,14 +189,15 @@ def reference_script():
 
 @pytest.fixture(scope="module")
 def finnish_sources(tmp_path_factory):
-    """The Finnish reference as the shipped file was made: one JSONL per source, calibration (even) and
-    held-out (odd) halves: {half: {source: path}}, and the documents."""
+    """The Finnish reference as the shipped file was made, its four prose and help sources (the chat
+    ones: `finnish_chat`): one JSONL per source, calibration (even) and held-out (odd) halves:
+    {half: {source: path}}."""
     shared_data("text", "libreoffice-help")
     script = reference_script()
     folder = tmp_path_factory.mktemp("sources")
     out: dict = {}
     for half in ("even", "odd"):
-        docs = script.sources("fi", half)
+        docs = {name: texts for name, texts in script.sources("fi", half).items() if not name.startswith("chat-")}
         (folder / half).mkdir()
         out[half] = {name: write_jsonl(folder / half / f"{name}.jsonl", [{"id": f"{name}-{i}", "text": t} for i, t in enumerate(texts)])
                      for name, texts in docs.items()}
@@ -220,13 +221,13 @@ def balanced_and_not(finnish_sources, tmp_path_factory):
 def test_one_genre_no_longer_sets_the_thresholds(balanced_and_not, finnish_sources):
     """LibreOffice help is 906 of 1,142 calibration documents: weighed per document it sets the rules
     that help pages (short UI pages, repeated headings) fail to its own extremes (the short-line rule
-    off, an LID threshold of 0.23); with each source weighing the same, every one is stricter."""
+    off, the LID threshold at its 0.3 floor); with each source weighing the same, they are stricter."""
     bal, flat = (yaml.safe_load(balanced_and_not[k].read_text(encoding="utf-8")) for k in ("balanced", "no-balance"))
-    assert bal["lid"]["threshold"] > flat["lid"]["threshold"] + 0.3  # flat: a help page's LID score of ~0.02
+    assert bal["lid"]["threshold"] > 0.5 and flat["lid"]["threshold"] == 0.3  # flat: down to FineWeb-2's floor (help pages)
     assert bal["gopher_quality"]["min_doc_words"] > flat["gopher_quality"]["min_doc_words"]
-    assert bal["gopher_quality"]["min_alpha_words_ratio"] > flat["gopher_quality"]["min_alpha_words_ratio"]
-    for n in (2, 3, 4):
-        assert bal["gopher_repetition"]["max_top_ngram_char_frac"][n] < flat["gopher_repetition"]["max_top_ngram_char_frac"][n]
+    assert bal["gopher_quality"]["min_alpha_words_ratio"] >= flat["gopher_quality"]["min_alpha_words_ratio"]  # over words (markup left out): the same
+    for n in (2, 3, 4):  # documents of up to 40 words (short help pages) have their own top n-gram thresholds
+        assert bal["gopher_repetition"]["by_length"][40]["max_top_ngram_char_frac"][n] < flat["gopher_repetition"]["by_length"][40]["max_top_ngram_char_frac"][n]
     assert bal["fineweb_quality"]["max_newline_word_ratio"] < flat["fineweb_quality"]["max_newline_word_ratio"]
     assert bal["fineweb_quality"]["max_short_line_ratio"] < 1 == flat["fineweb_quality"]["max_short_line_ratio"]  # flat: off
     # the table says what each source loses, and the header how the budget was weighed
@@ -285,8 +286,12 @@ def test_shipped_language_files_say_where_they_came_from(lang):
     assert own and cfg["gopher_quality"]["min_doc_words"] == data["gopher_quality"]["min_doc_words"]
     for source in (f"text/ud/{lang}_*-ud-dev.txt", "text/udhr/udhr_", f"lo-help-7.4.7.{lang}.jsonl.gz", f"text/lingua-sentences/{lang}.txt"):
         assert source in header, source
-    assert "scripts/calibrate_languages.py" in header and f"langmill calibrate ud.jsonl udhr.jsonl libreoffice.jsonl leipzig.jsonl --lang {lang}" in header
-    assert "even-indexed documents" in header and "Budget: at most 5.0%" in header and "langmill 0." in header
+    script = reference_script()
+    command = "langmill calibrate ud.jsonl udhr.jsonl libreoffice.jsonl leipzig.jsonl " + ("chat-dolly.jsonl chat-oasst1.jsonl chat-mtbench.jsonl " if lang == "fi" else "")
+    assert "scripts/calibrate_languages.py" in header and f"{command}--lang {lang} --budget {script.BUDGET} --per-input" in header
+    assert "even-indexed documents" in header and f"Budget: at most {script.BUDGET:.1%}" in header and "langmill 0." in header
+    assert "for every input on its own" in header and "Language ID: the document threshold of" in header
+    assert set(data["lid"]) <= {"threshold", "heliport_threshold"} and len(data["lid"]) == 1
     assert len(data["gopher_quality"]["stop_words"]) >= 40  # the curated list is kept
 
 
@@ -302,3 +307,104 @@ def test_an_input_with_few_documents_is_named(finnish_halves, tmp_path):
     assert "--split paragraphs or lines" in one.stderr
     lines = run_langmill("calibrate", ref, udhr, "--lang", "fi", "--split", "lines", "--out", tmp_path / "b.yaml")
     assert lines.returncode == 0 and f"{udhr} holds" not in lines.stderr
+
+
+@pytest.fixture(scope="module")
+def finnish_all_sources(tmp_path_factory):
+    """All seven Finnish sources (prose, help pages, three kinds of chat answers), both halves."""
+    shared_data("text", "libreoffice-help")
+    script = reference_script()
+    folder = tmp_path_factory.mktemp("all-sources")
+    out: dict = {}
+    for half in ("even", "odd"):
+        (folder / half).mkdir()
+        out[half] = {name: write_jsonl(folder / half / f"{name}.jsonl", [{"id": f"{name}-{i}", "text": t} for i, t in enumerate(texts)])
+                     for name, texts in script.sources("fi", half).items()}
+    return out
+
+
+def _held_out_rates(result_dir, held_out: dict) -> dict[str, tuple[int, int]]:
+    """{source: (dropped, documents)} of a `langmill corpus` run, dedup drops not counted (filters only)."""
+    _, excluded, stats = read_out(result_dir)
+    sizes = {name: sum(1 for _ in open(path, encoding="utf-8")) for name, path in held_out.items()}
+    assert stats["rows_in"] == sum(sizes.values())
+    dropped = excluded.filter(~excluded["reason"].is_in(["exact_dup", "near_dup"]))["id"].to_list()
+    return {name: (sum(i.startswith(f"{name}-") for i in dropped), n) for name, n in sizes.items()}
+
+
+def test_per_input_budget_holds_for_every_source(finnish_all_sources, tmp_path):
+    """--per-input: every source loses at most the budget on the calibration half (the table says so),
+    where the mean budget lets help pages and MT-Bench answers lose more. On the held-out half, the LID
+    step included, the worst source loses less than with the mean budget, and every source less than
+    twice the budget: thresholds set at the reference's tails drop more of new text (measured: help
+    pages 4.6 % at a 3 % budget), which is why the shipped files use 2.5 % (bench/quality.md)."""
+    budget = 0.03
+    inputs = list(finnish_all_sources["even"].values())
+    files = {}
+    for mode, extra in (("mean", []), ("per-input", ["--per-input"])):
+        files[mode] = tmp_path / f"{mode}.yaml"
+        result = run_langmill("calibrate", *inputs, "--lang", "fi", "--out", files[mode], "--budget", budget, *extra)
+        assert result.returncode == 0, result.stderr
+        per_input = [line for line in result.stdout.splitlines() if line.strip().startswith("input ")]
+        shares = [int(line.split()[2]) / int(line.split()[-1].replace(",", "")) for line in per_input]
+        assert len(shares) == len(inputs)
+        if mode == "mean":
+            assert max(shares) > budget  # the mean fits, the worst source does not
+        else:
+            assert max(shares) <= budget, per_input
+    assert "the budget holding for every input on its own" in files["per-input"].read_text(encoding="utf-8")
+    held_out = finnish_all_sources["odd"]
+    worst = {}
+    for mode, settings in files.items():
+        out = tmp_path / f"corpus-{mode}"
+        result = run_langmill("corpus", *held_out.values(), "--lang", "fi", "--config", settings, "--out", out)
+        assert result.returncode == 0, result.stderr
+        rates = {name: k / n for name, (k, n) in _held_out_rates(out, held_out).items()}
+        worst[mode] = max(rates.values())
+        if mode == "per-input":
+            assert all(rate < 2 * budget for rate in rates.values()), rates
+    assert worst["per-input"] < worst["mean"], worst
+
+
+def test_keep_lid_pays_for_the_corpus_threshold(finnish_halves, tmp_path):
+    """--keep-lid: the file keeps the LID threshold corpus uses for fi (its language file's), and what
+    it drops is in the joint drop before any quality rule is loosened."""
+    from langmill.config import language_lid_thresholds
+
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"text": t} for t in finnish_halves[0][:400]])
+    out = tmp_path / "fi.yaml"
+    result = run_langmill("calibrate", ref, "--lang", "fi", "--out", out, "--keep-lid")
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["lid"]["threshold"] == language_lid_thresholds("fi")["threshold"]
+    assert "lid.threshold" not in result.stdout  # not a calibrated rule: no row of its own
+
+
+def test_tighten_one_spends_what_is_left_one_document_at_a_time():
+    from langmill.calibrate import Rule, tighten_one
+
+    values = np.array([0.1, 0.2, 0.3, 0.5, np.nan])
+    rule = Rule("gopher_quality", "max_separator_ratio", "max")
+    kept = np.zeros(5, dtype=bool)
+    assert tighten_one(values, rule, 0.6, 0.2, kept) == 0.4  # drops 0.5, halfway to the next kept value beyond the start
+    assert tighten_one(values, rule, 0.4, 0.2, drops(values, "max", 0.4)) == 0.2  # drops 0.3: the start itself
+    assert tighten_one(values, rule, 0.2, 0.2, drops(values, "max", 0.2)) is None  # nothing left beyond the start
+    low = Rule("gopher_quality", "min_distinct_word_ratio", "min")
+    assert tighten_one(values, low, 0.0, 0.3, np.zeros(5, dtype=bool)) == 0.15
+    count = Rule("gopher_quality", "min_stop_words", "min", integer=True)
+    assert tighten_one(np.array([0.0, 1.0, 4.0, 6.0]), count, 0, 6, np.zeros(4, dtype=bool)) == 1  # drops the 0 nearest the threshold, keeps 1
+
+
+def test_per_input_budget_pays_for_what_lid_puts_in_another_language():
+    """Budget per input: an input's drop counts the documents LID puts in another language (no
+    threshold keeps them); an input that those alone put over the limit is left out, not chased."""
+    from langmill.calibrate import Budget
+
+    groups = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+    lost = np.array([False, False, False, True, False, False, False, False, False, True])
+    weights = np.where(lost, 0.0, 1.0)
+    budget = Budget(weights, 0.3, groups, lost)
+    assert budget.present == [0, 1] and budget.infeasible == [2]  # input 2: half of it is another language
+    joint = np.zeros(10, dtype=bool)
+    assert budget.by_input(joint, {}).tolist() == [0.25, 0.0]  # input 0 starts at 1 of 4 lost
+    joint[0] = True
+    assert budget.by_input(joint, {1: 0.1}).tolist() == [0.5, 0.1]
