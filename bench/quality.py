@@ -3,9 +3,10 @@
 For fi, eu and et, from real text in ../shared/data:
 
   1. well-formed documents per genre (UD dev treebanks, LibreOffice help pages, UDHR, Leipzig
-     sentences, and for Finnish chat answers from Dolly, oasst1 and MT-Bench), each split by document
-     index parity into a calibration half (even) and an evaluation half (odd); only the evaluation
-     half is measured;
+     sentences, and for Finnish chat answers from Dolly, oasst1 and MT-Bench), built by
+     scripts/reference_docs.py, the builders scripts/calibrate_languages.py calibrates the shipped
+     language files with: the even-index half is that calibration reference, the odd-index half
+     (less any text also in the even half) is held out, and only it is measured;
   2. junk documents of ten kinds (navigation, cookie notices, keyword spam, code, number tables,
      mixed-language pages, machine repetition, lorem ipsum, OCR noise), built from real material
      where there is some (the recipes are in JUNK_RECIPES and in the .md);
@@ -20,7 +21,7 @@ filter. This measures filters, not dedup. Each document's fate is read back by i
 OUT/excluded (reason and rule). The "Language ID" section copies the accuracy table of
 bench/lid_backends.md.
 
-    .venv/bin/python bench/quality.py          # ~5 minutes on 2 cores
+    .venv/bin/python bench/quality.py          # ~2 minutes on 2 cores (needs the bench extra: pip install -e .[bench], for spaCy)
 """
 
 from __future__ import annotations
@@ -43,18 +44,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "scripts"))
+
+import reference_docs  # noqa: E402
 from langmill.evalstats import wilson_interval  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
-TEXT = DATA / "text"
+DATA = reference_docs.SHARED
+TEXT = reference_docs.TEXT
 LANGMILL = str(REPO / ".venv" / "bin" / "langmill")
 LANGS = ("fi", "eu", "et")
 UD = {"fi": ("fi_tdt", "fi_ftb"), "eu": ("eu_bdt",), "et": ("et_ewt",)}
-UDHR = {"fi": "fin", "eu": "eus", "et": "est"}
-GENRE_CAP = 600  # documents per genre (or chat source) before the split, a seeded sample of them
-CAL_CAP = 1000  # calibration documents per genre at most (chat: split over its three sources); genres weigh the same anyway
 JUNK_PER_KIND = 120
-MIN_WORDS = 5  # a "document" shorter than this is not one (a one-word chat answer)
 SEED = 14
 CONFIGS = ("defaults", "fineweb2", "calibrated", "datatrove", "datatrove-sw")
 GOAL_KEPT, GOAL_CAUGHT = 0.95, 0.90
@@ -72,113 +72,14 @@ def words(text: str) -> int:
 
 # --- well-formed genres ----------------------------------------------------------------------------------
 
-GENRE_RECIPES = {
-    "ud": "UD dev treebanks (fi: TDT then FTB; eu: BDT; et: EWT), sentences in file order, cut into documents of "
-          "5-15 consecutive sentences (length drawn with a fixed seed); a line break after every 4th sentence",
-    "libreoffice": "LibreOffice 7.4.7 help, one page (`file`) = one document, its paragraphs one per line in order; "
-                   "paragraphs identical to the en-US one (untranslated) left out",
-    "udhr": "UDHR, two consecutive articles per document (the preamble counts as one), heading lines kept",
-    "leipzig": "Leipzig sentences (lingua-sentences; news/web), 8 consecutive sentences per document, a line break after the 4th",
-    "chat-dolly": "Finnish Dolly-15k `response`, one answer per document",
-    "chat-oasst1": "oasst1-fi validation, `assistant` messages, one per document",
-    "chat-mtbench": "MT-Bench Finnish answers (each turn one document) of the chat models (the three base models left out; "
-                    "the coding category left out: its answers are mostly source code, which the junk set counts as junk)",
-}
-CHAT_NOTE = ("Chat answers (all three sources) whose English function words outnumber the Finnish ones "
-             "(fixed lists below, not a language-ID model) are left out as not Finnish.")
-FI_FUNCTION = {"ja", "on", "ei", "että", "se", "ovat", "oli", "tai", "kun", "myös", "voi", "sen", "jos", "kuin", "mutta", "tämä"}
-EN_FUNCTION = {"the", "and", "is", "of", "to", "in", "that", "it", "for", "are", "with", "this", "you", "be", "on"}
+GENRE_RECIPES = reference_docs.RECIPES  # one definition, shared with scripts/calibrate_languages.py
 
 
-def sentences_to_doc(sentences: list[str]) -> str:
-    lines = [" ".join(sentences[i:i + 4]) for i in range(0, len(sentences), 4)]
-    return "\n".join(lines)
-
-
-def ud_docs(lang: str) -> list[str]:
-    rng, docs = random.Random(f"{SEED}-ud-{lang}"), []
-    for bank in UD[lang]:
-        sentences = [s.strip() for s in (TEXT / "ud" / f"{bank}-ud-dev.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
-        i = 0
-        while i < len(sentences):
-            n = rng.randint(5, 15)
-            docs.append(sentences_to_doc(sentences[i:i + n]))
-            i += n
-    return docs
-
-
-def read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
-def libreoffice_docs(lang: str) -> list[str]:
-    folder = TEXT / "libreoffice-help"
-    english = {(r["file"], r["par_id"]): r["text"] for r in read_jsonl_gz(folder / "lo-help-7.4.7.en-US.jsonl.gz")}
-    pages: dict[str, list[str]] = {}
-    for r in read_jsonl_gz(folder / f"lo-help-7.4.7.{lang}.jsonl.gz"):
-        if r["text"].strip() and english.get((r["file"], r["par_id"])) != r["text"]:
-            pages.setdefault(r["file"], []).append(r["text"].strip())
-    return ["\n".join(p) for p in pages.values()]
-
-
-def udhr_docs(lang: str) -> list[str]:
-    lines = [s.strip() for s in (TEXT / "udhr" / f"udhr_{UDHR[lang]}.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
-    articles: list[list[str]] = []
-    for line in lines[1:]:  # line 0 is the title
-        if words(line) <= 3 or not articles:  # "Artikkeli 1", "Preambula": a heading starts an article
-            articles.append([line])
-        else:
-            articles[-1].append(line)
-    return ["\n".join(sum(articles[i:i + 2], [])) for i in range(0, len(articles), 2)]
-
-
-def leipzig_docs(lang: str) -> list[str]:
-    s = [x.strip() for x in (TEXT / "lingua-sentences" / f"{lang}.txt").read_text(encoding="utf-8").splitlines() if x.strip()]
-    return [sentences_to_doc(s[i:i + 8]) for i in range(0, len(s), 8)]
-
-
-def is_finnish_answer(text: str) -> bool:
-    tokens = re.findall(r"\w+", text.lower())
-    return sum(t in FI_FUNCTION for t in tokens) > sum(t in EN_FUNCTION for t in tokens)
-
-
-def chat_docs() -> dict[str, list[str]]:
-    inst = DATA / "instructions"
-    dolly = [r.get("response") or "" for r in read_jsonl_gz(inst / "dolly-15k-fi.from-docx.jsonl.gz")]
-    oasst = [r["text"] for r in read_jsonl_gz(inst / "oasst1-fi-validation.rebuilt.jsonl.gz") if r["role"] == "assistant"]
-    categories = {q["question_id"]: q["category"] for q in map(json.loads, (inst / "mt-bench" / "question.jsonl").open(encoding="utf-8"))}
-    mtbench = []
-    for path in sorted((inst / "mt-bench" / "model_answer_fi").glob("*.jsonl")):
-        if "base" in path.name:  # base models continue text, they are not chat models
-            continue
-        for row in map(json.loads, path.open(encoding="utf-8")):
-            if categories.get(row["question_id"]) == "coding":
-                continue
-            mtbench += [t for c in row["choices"] for t in c["turns"] if isinstance(t, str) and "$ERROR$" not in t]
-    keep = lambda texts: [t.strip() for t in texts if is_finnish_answer(t)]  # noqa: E731
-    return {"chat-dolly": keep(dolly), "chat-oasst1": keep(oasst), "chat-mtbench": keep(mtbench)}
-
-
-def sample(docs: list[str], key: str) -> list[str]:
-    """Documents of >= MIN_WORDS words; at most GENRE_CAP of them, a seeded sample kept in source order."""
-    docs = [d for d in docs if words(d) >= MIN_WORDS]
-    if len(docs) <= GENRE_CAP:
-        return docs
-    keep = sorted(random.Random(f"{SEED}-{key}").sample(range(len(docs)), GENRE_CAP))
-    return [docs[i] for i in keep]
-
-
-def build_genres(lang: str) -> dict[str, list[str]]:
-    genres = {"ud": ud_docs(lang), "libreoffice": libreoffice_docs(lang), "udhr": udhr_docs(lang), "leipzig": leipzig_docs(lang)}
-    if lang == "fi":
-        genres |= chat_docs()
-    return {g: sample(d, f"{lang}-{g}") for g, d in genres.items()}
-
-
-def split(docs: list[str]) -> tuple[list[str], list[str]]:
-    """Calibration half (even index), evaluation half (odd index)."""
-    return docs[0::2], docs[1::2]
+def build_genres(lang: str) -> dict[str, tuple[list[str], list[str]]]:
+    """{genre: (calibration half, evaluation half)}: scripts/reference_docs.py's sources, even and odd
+    halves; the even halves are what scripts/calibrate_languages.py calibrates the shipped files on."""
+    even, odd = reference_docs.sources(lang, "even"), reference_docs.sources(lang, "odd")
+    return {g: (even[g], odd[g]) for g in even}
 
 
 # --- junk ------------------------------------------------------------------------------------------------
@@ -230,6 +131,11 @@ LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod 
          "irure in reprehenderit voluptate velit esse cillum eu fugiat nulla pariatur excepteur sint occaecat cupidatat non "
          "proident sunt culpa qui officia deserunt mollit anim id est laborum").split()
 OCR_CONFUSIONS = "il1|!IrnmcoeO0Q5S8B6bgq9.,;:'`~^-_ /\\()[]"
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
 
 
 def ui_items(lang: str) -> list[str]:
@@ -386,22 +292,25 @@ def run(cmd: list[str]) -> str:
     return done.stdout + done.stderr
 
 
-def calibrate(lang: str, genres: dict[str, list[str]], work: Path) -> tuple[Path, str]:
-    """`langmill calibrate` on the calibration halves, one input per genre (calibrate weighs its inputs the
-    same; chat's three sources are one input), each capped at CAL_CAP documents."""
+def calibrate(lang: str, genres: dict[str, tuple[list[str], list[str]]], work: Path) -> tuple[Path, str]:
+    """`langmill calibrate` with its defaults on the calibration halves, one input per genre (as
+    scripts/calibrate_languages.py gives them; it adds --per-input and its own budget)."""
     folder = work / f"calibration-{lang}"
-    (folder / "chat").mkdir(parents=True)
-    chat = [g for g in genres if g.startswith("chat-")]
-    inputs = [str(folder / "chat")] if chat else []
+    folder.mkdir(parents=True)
+    inputs = []
     for genre, docs in genres.items():
-        cap = CAL_CAP // len(chat) if genre in chat else CAL_CAP
-        path = folder / ("chat" if genre in chat else "") / f"{genre}.jsonl"
-        write_jsonl(path, [{"id": f"{genre}:{i}", "text": t} for i, t in enumerate(split(docs)[0][:cap])])
-        if genre not in chat:
-            inputs.append(str(path))
+        path = folder / f"{genre}.jsonl"
+        write_jsonl(path, [{"id": f"{genre}:{i}", "text": t} for i, t in enumerate(docs[0])])
+        inputs.append(str(path))
     out = work / f"calibrated-{lang}.yaml"
     printed = run([LANGMILL, "calibrate", *inputs, "--lang", lang, "--out", str(out)])
     return out, printed
+
+
+def calibrate_languages_budget() -> str:
+    """The budget scripts/calibrate_languages.py made the packaged files with (read from its source)."""
+    text = (REPO / "scripts" / "calibrate_languages.py").read_text(encoding="utf-8")
+    return next(line.split("=")[1].split("#")[0].strip() for line in text.splitlines() if line.startswith("BUDGET ="))
 
 
 def settings_file(work: Path, name: str, *layers: dict) -> Path:
@@ -462,7 +371,7 @@ def kept_texts(out: Path) -> dict[str, str]:
 
 
 def run_configs(lang: str, genres: dict, junk: dict, work: Path) -> tuple[dict[str, dict], str]:
-    rows = [{"id": f"{g}:{i}", "text": t} for g, docs in genres.items() for i, t in enumerate(split(docs)[1])]
+    rows = [{"id": f"{g}:{i}", "text": t} for g, docs in genres.items() for i, t in enumerate(docs[1])]
     rows += [{"id": f"junk/{k}:{i}", "text": t} for k, docs in junk.items() for i, t in enumerate(docs)]
     inp = work / f"input-{lang}.jsonl"
     write_jsonl(inp, rows)
@@ -509,7 +418,7 @@ def outcomes(fates: dict, genres: dict, junk: dict) -> dict:
     """{("genre", g): (kept, n), ("junk", k): (caught, n)} for one config."""
     res = {}
     for g, docs in genres.items():
-        ids = [f"{g}:{i}" for i in range(len(split(docs)[1]))]
+        ids = [f"{g}:{i}" for i in range(len(docs[1]))]
         res[("genre", g)] = (sum(fates[i]["kept"] for i in ids), len(ids))
     for k, docs in junk.items():
         ids = [f"junk/{k}:{i}" for i in range(len(docs))]
@@ -563,7 +472,7 @@ def reasons_table(lang: str, fates: dict, genres: dict) -> list[str]:
     out = [f"#### {lang}: why well-formed documents were dropped (top 3 reasons, count)", "",
            "| genre | " + " | ".join(CONFIGS) + " |", "|---|" + "---|" * len(CONFIGS)]
     for g, docs in genres.items():
-        ids = [f"{g}:{i}" for i in range(len(split(docs)[1]))]
+        ids = [f"{g}:{i}" for i in range(len(docs[1]))]
         cells = []
         for c in CONFIGS:
             top = Counter(fates[c][i]["reason"] for i in ids if not fates[c][i]["kept"]).most_common(3)
@@ -573,10 +482,10 @@ def reasons_table(lang: str, fates: dict, genres: dict) -> list[str]:
 
 
 def recipe_table(all_genres: dict, all_junk: dict) -> list[str]:
-    out = ["| lang | genre | documents (calibration / evaluation) | median words (eval) |", "|---|---|---|---|"]
+    out = ["| lang | genre | documents (calibration / evaluation) | median words (evaluation) |", "|---|---|---|---|"]
     for lang, genres in all_genres.items():
         for g, docs in genres.items():
-            cal, ev = split(docs)
+            cal, ev = docs
             med = sorted(map(words, ev))[len(ev) // 2] if ev else 0
             out.append(f"| {lang} | {g} | {len(cal)} / {len(ev)} | {med} |")
     return out + [""]
@@ -623,20 +532,23 @@ def report(results, all_fates, all_genres, all_junk, calibrations, seconds) -> s
         "# Corpus filter quality: well-formed text kept, junk caught (fi, eu, et)", "",
         f"Rebuilt by `bench/quality.py` ({time.strftime('%Y-%m-%d')}, langmill at {git_version()}, {seconds / 60:.1f} min on this machine). "
         "Every number is a share of documents with its 95 % Wilson interval. Well-formed documents are the "
-        "**evaluation half** (odd document index) of each genre; the even half is the calibration reference.", "",
+        "**held-out half** (odd document index) of each genre, built by `scripts/reference_docs.py`; the even half is the "
+        "calibration reference, the same documents `scripts/calibrate_languages.py` calibrates the packaged fi/eu/et "
+        "settings (the **defaults** column) on, so every column is measured on documents none of them was calibrated on.", "",
         "## Configurations", "",
         "- **defaults**: `langmill corpus --lang L` with its packaged settings.",
-        "- **fineweb2**: `--profile fineweb2` (FineWeb-2's settings for the language; LID threshold stays langmill's because "
-        "lid.176/heliport are not GlotLID).",
-        f"- **calibrated**: `--config` with the output of `langmill calibrate CAL_DIR --lang L` (default budget 0.03) run on "
-        f"the calibration halves, one input per genre (calibrate weighs its inputs the same; chat's three sources are one input), "
-        f"at most {CAL_CAP} documents per genre "
-        "(its settings file plus the dedup line below).",
+        "- **fineweb2**: `--profile fineweb2` (FineWeb-2's settings for the language; the LID threshold stays langmill's, "
+        "the language file's, because lid.176/heliport are not GlotLID).",
+        "- **calibrated**: `--config` with the output of `langmill calibrate INPUT... --lang L` at its defaults (budget 0.03 "
+        "of the mean over inputs) on the calibration halves, one input per genre, the inputs `scripts/calibrate_languages.py` "
+        f"gives it for the packaged settings, which add `--per-input` (every genre on its own) and a budget of "
+        f"{calibrate_languages_budget()} (its settings file plus the dedup line below).",
         "- **datatrove**: datatrove's GopherRepetitionFilter, GopherQualityFilter, C4QualityFilter, FineWebQualityFilter "
         "(`datatrove.pipeline.filters`, default thresholds, `language=L` for the tokenizer; in this order, in-process) on "
         "the documents and text that langmill's default language-ID step kept (a `langmill corpus` run with every quality "
         "filter off; foreign lines removed as langmill does). datatrove's LanguageFilter would download its model, so "
-        "**the LID step is langmill's default for every configuration** (fastText lid.176 for fi and eu, heliport for et). "
+        "**the LID step is langmill's default for every configuration** (fastText lid.176 for fi and eu, heliport for et, "
+        "at the threshold the language's file sets). "
         "datatrove's default stop words are English (`the`, `be`, `to`, ...), so its stop-word rule (two of them) drops "
         "nearly every fi/eu/et document;",
         "- **datatrove-sw**: the same, with GopherQualityFilter's `stop_words` set to langmill's packaged stop words of "
@@ -660,10 +572,16 @@ def report(results, all_fates, all_genres, all_junk, calibrations, seconds) -> s
         body += reasons_table(lang, all_fates[lang], all_genres[lang])
     body += ["## Data", "", "### Well-formed genres", ""]
     body += [f"- **{g}**: {r}." for g, r in GENRE_RECIPES.items()]
-    body += ["", f"Every genre: documents of at least {MIN_WORDS} words; at most {GENRE_CAP} per genre (a seeded sample, "
-             "kept in source order), then split: even index = calibration, odd = evaluation. "
-             + CHAT_NOTE + f" Finnish: {', '.join(sorted(FI_FUNCTION))}; English: {', '.join(sorted(EN_FUNCTION))}. "
-             "Basque and Estonian have no chat data in ../shared/data (MT-Bench has Estonian questions, no answers).", ""]
+    rd = reference_docs
+    body += ["", "Every genre is one source of `scripts/reference_docs.py`, built once in a fixed order and split by "
+             "document index: even = calibration (the reference of the packaged settings and of **calibrated**), odd = "
+             "evaluation, less any document whose text is also in the even half (identical LibreOffice help pages), so the "
+             "evaluation half is strictly held out. UD, UDHR, LibreOffice and Leipzig have no minimum length and no cap. "
+             f"Chat (Finnish only): answers of at least {rd.MIN_WORDS} words whose Finnish function words outnumber the English "
+             "ones (fixed lists, not a language-ID model; Finnish: " + ", ".join(sorted(rd.FI_FUNCTION)) + "; English: "
+             + ", ".join(sorted(rd.EN_FUNCTION)) + f"), each answer once, at most {rd.CHAT_CAP} per source (a seeded sample, "
+             "kept in source order), all before the split. Basque and Estonian have no chat data in ../shared/data "
+             "(MT-Bench has Estonian questions, no answers).", ""]
     body += recipe_table(all_genres, all_junk)
     body += ["### Junk", "", f"{JUNK_PER_KIND} documents per kind and language, seed {SEED}.", ""]
     body += [f"- **{k}**: {r}." for k, r in JUNK_RECIPES.items()]

@@ -1,15 +1,11 @@
 """Rebuild the shipped fi/eu/et quality settings (langmill/configs/languages/) with `langmill calibrate`.
 
-The reference is the public text in ../shared/data, cut into documents per source:
-
-    ud           UD dev treebank sentences, 5-15 consecutive ones per document (text/ud/<lang>_*-ud-dev.txt)
-    udhr         UDHR paragraphs, 4 consecutive ones per document (text/udhr/udhr_<iso3>.txt)
-    libreoffice  LibreOffice help paragraphs grouped per page, paragraphs left in English removed, pages
-                 of 3 paragraphs or more (text/libreoffice-help/lo-help-7.4.7.<lang>.jsonl.gz, en-US file)
-    leipzig      Leipzig news/web sentences, 8 per document (text/lingua-sentences/<lang>.txt)
-
-Only the calibration half is used: the documents with an even index in each source (bench/quality.py
-measures on the odd half). Each source is one REFERENCE input, so each weighs the same in the budget.
+The reference is the public text in ../shared/data, cut into documents per source by
+scripts/reference_docs.py (its docstring says how): ud, udhr, libreoffice, leipzig, and for fi also
+chat-dolly, chat-oasst1, chat-mtbench. Only the calibration half is used: the documents with an even
+index in each source (bench/quality.py measures on the odd half). Each source is one REFERENCE input,
+and calibrate runs with --per-input: every source on its own loses at most the budget (issue 14's
+">= 95 % kept in every genre"), not only their mean.
 
     .venv/bin/python scripts/calibrate_languages.py                 # fi eu et -> configs/languages/
     .venv/bin/python scripts/calibrate_languages.py --neutral       # the language-neutral values (printed)
@@ -24,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
 import json
-import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -35,10 +28,18 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("LANGMILL_SHARED_DATA", ROOT.parent / "shared" / "data")) / "text"
-BUDGET = 0.05  # the goal of issue 14: >= 95 % of well-formed documents kept (the budget is the mean over sources)
-ISO3 = {"fi": "fin", "eu": "eus", "et": "est", "cy": "cym", "is": "isl", "en": "eng", "yo": "yor"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # reference_docs, also when loaded by file path (tests)
+from reference_docs import ISO3, ROOT, SOURCES, describe, sources  # noqa: E402,F401
+from reference_docs import TEXT as DATA  # noqa: E402
+
+# Every source keeps >= 95 % (--per-input: the issue's "in every genre"); the LID threshold is
+# calibrated too and written into the file (lid.threshold or lid.heliport_threshold: the backend
+# corpus uses for the language), as FineWeb-2 sets one per language.
+MODE = ("--per-input",)
+# The language-neutral defaults: the mean over languages (each weighing the same) may lose 5 %; per
+# input, dozens of 12-document UDHR inputs would leave no rule standing.
+NEUTRAL_BUDGET = 0.05
+BUDGET = 0.03  # per source on the calibration half; held out, the drop is 1-2 points higher (issue 14 asks >= 95 % kept, held out)
 
 # Each file's description; its curated stop words and C4 values are read from the shipped file and
 # kept (calibrate sets everything else).
@@ -57,71 +58,6 @@ LANGUAGES = {
 }
 
 
-# --- documents per source --------------------------------------------------------------------------
-
-
-def _lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def ud_documents(lang: str) -> list[str]:
-    """Consecutive sentences grouped into documents of 5-15, treebank by treebank."""
-    docs = []
-    for path in sorted((DATA / "ud").glob(f"{lang}_*-ud-dev.txt")):
-        sentences, rnd, i = _lines(path), random.Random(0), 0
-        while i < len(sentences):
-            k = rnd.randint(5, 15)
-            docs.append(" ".join(sentences[i : i + k]))
-            i += k
-    return docs
-
-
-def _grouped(path: Path, per_doc: int, joiner: str) -> list[str]:
-    """Consecutive lines of `path` joined into documents of `per_doc` (none when the file is absent)."""
-    if not path.is_file():
-        return []
-    lines = _lines(path)
-    return [joiner.join(lines[i : i + per_doc]) for i in range(0, len(lines), per_doc)]
-
-
-def udhr_documents(lang: str, per_doc: int = 4) -> list[str]:
-    return _grouped(DATA / "udhr" / f"udhr_{ISO3.get(lang, lang)}.txt", per_doc, "\n\n")
-
-
-# A page left with one or two translated paragraphs is its title and a line: a fragment, not a page.
-MIN_PAGE_PARAGRAPHS = 3
-
-
-def libreoffice_documents(lang: str) -> list[str]:
-    """Help pages of translated paragraphs (those still in English left out), in file order, of at
-    least MIN_PAGE_PARAGRAPHS paragraphs."""
-    folder = DATA / "libreoffice-help"
-    path = folder / f"lo-help-7.4.7.{lang}.jsonl.gz"
-    if not path.is_file():
-        return []
-    with gzip.open(folder / "lo-help-7.4.7.en-US.jsonl.gz", "rt", encoding="utf-8") as f:
-        english = {json.loads(line)["text"] for line in f}
-    pages: dict[str, list[str]] = {}
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for row in map(json.loads, f):
-            if row["text"] not in english:
-                pages.setdefault(row["file"], []).append(row["text"])
-    return ["\n".join(p) for _, p in sorted(pages.items()) if len(p) >= MIN_PAGE_PARAGRAPHS]
-
-
-def leipzig_documents(lang: str, per_doc: int = 8) -> list[str]:
-    return _grouped(DATA / "lingua-sentences" / f"{lang}.txt", per_doc, " ")
-
-
-SOURCES = {"ud": ud_documents, "udhr": udhr_documents, "libreoffice": libreoffice_documents, "leipzig": leipzig_documents}
-
-
-def sources(lang: str, half: str = "even") -> dict[str, list[str]]:
-    """{source: documents} of one half: even (calibration) or odd (held out)."""
-    start = 0 if half == "even" else 1
-    return {name: docs[start::2] for name, build in SOURCES.items() if (docs := build(lang))}
-
-
 def neutral_languages() -> list[str]:
     """Every language with text in ../shared/data (UD, UDHR, Leipzig)."""
     langs = {p.name.split("_")[0] for p in (DATA / "ud").glob("*-ud-dev.txt")} | {p.stem for p in (DATA / "lingua-sentences").glob("*.txt")}
@@ -133,6 +69,7 @@ def neutral_languages() -> list[str]:
 
 
 def write_reference(folder: Path, docs: dict[str, list[str]]) -> list[Path]:
+    """One JSONL per source, each its own input (with --per-input each keeps >= 95 %: the chat sources too)."""
     paths = []
     for name, texts in docs.items():
         path = folder / f"{name}.jsonl"
@@ -143,20 +80,23 @@ def write_reference(folder: Path, docs: dict[str, list[str]]) -> list[Path]:
 
 
 def run_calibrate(lang: str, paths: list[Path], out: Path) -> str:
-    cmd = [sys.executable, "-m", "langmill.cli", "calibrate", *map(str, paths), "--lang", lang, "--out", str(out), "--budget", str(BUDGET)]
+    cmd = [sys.executable, "-m", "langmill.cli", "calibrate", *map(str, paths), "--lang", lang, "--out", str(out), "--budget", str(BUDGET), *MODE]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if result.returncode:
         sys.exit(f"calibrate {lang} failed:\n{result.stderr}")
     return result.stdout + result.stderr
 
 
-def language_file(lang: str, calibrated: Path, docs: dict[str, list[str]], log: str) -> str:
+def language_file(lang: str, calibrated: Path, docs: dict[str, list[str]], log: str, paths: list[Path]) -> str:
     """The shipped file: description and provenance, calibrate's sections, the hand-kept C4 values."""
     from langmill import __version__
 
     data = yaml.safe_load(calibrated.read_text(encoding="utf-8"))
     comments = [line for line in calibrated.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
-    lid = data.pop("lid")
+    lid = {k: v for k, v in data.pop("lid").items() if k in ("threshold", "heliport_threshold")}
+    backend = "heliport" if "heliport_threshold" in lid else "fasttext"
+    data = {"lid": lid, **data}
+    formula = next((line.split("(FineWeb-2): ")[1].split(";")[0] for line in comments if "(FineWeb-2): " in line), "?")
     keep = LANGUAGES[lang]
     shipped = ROOT / "langmill" / "configs" / "languages" / f"{lang}.yaml"
     hand = yaml.safe_load(shipped.read_text(encoding="utf-8")) if shipped.is_file() else {}
@@ -164,21 +104,26 @@ def language_file(lang: str, calibrated: Path, docs: dict[str, list[str]], log: 
     for section in data.values():
         section.pop("enabled", None)  # which filters run is quality.yaml's choice (C4: off)
     summary = [line[2:] for line in comments if line.startswith(("# Budget", "# dropped with"))]
-    summary += [f"  {Path(line.split(': ')[0].strip('# ')).stem}: {line.split(': ', 1)[1]}" for line in comments if ".jsonl: " in line]
+    summary += [f"  {Path(line.split(': ')[0].strip('# ')).stem}: {line.split(': ', 1)[1]}" for line in comments
+                if line.startswith("#   ") and line.endswith(" dropped")]  # one line per input
     lines = [
         *(f"# {line}" for line in keep["about"]),
         "#",
         f"# Calibrated: scripts/calibrate_languages.py ({datetime.date.today().isoformat()}, langmill {__version__}), which runs",
-        f"#   langmill calibrate ud.jsonl udhr.jsonl libreoffice.jsonl leipzig.jsonl --lang {lang} --budget {BUDGET}",
-        "# on the calibration half (even-indexed documents) of ../shared/data/text, one input per source:",
+        f"#   langmill calibrate {' '.join(p.name if p.suffix else p.name + '/' for p in paths)} --lang {lang} --budget {BUDGET} {' '.join(MODE)}",
+        "# on the calibration half (even-indexed documents) of ../shared/data (scripts/reference_docs.py), one input",
+        "# per source:",
         *(f"#   {name}: {len(texts)} documents ({describe(name, lang)})" for name, texts in docs.items()),
         *(f"# {line}" for line in summary),
-        f"# Language ID (not read from this file; set lid.{next(iter(lid))} in a --config file to use it): "
-        + ", ".join(f"{k} {v}" for k, v in lid.items()) + ".",
-        "# Thresholds are calibrate's (never stricter than the published Gopher/C4/FineWeb values; a comment",
-        "# gives the published value where calibrate moved it). By hand: the curated stop words (calibrate",
-        "# sets min_stop_words on them) and the C4 values (C4 is off by default; they apply when a --config",
-        "# turns it on).",
+        f"# Language ID: the document threshold of {backend} (the backend corpus uses for {lang}); FineWeb-2's formula",
+        f"#   on this reference gives {formula}, calibrate loosened it to {next(iter(lid.values()))} (never under 0.3 for fastText).",
+        f"# The budget, {BUDGET:.0%} per source (calibrate's default), is the largest of 5, 4 and 3 % with which bench/quality.py's",
+        "#   held-out halves kept >= 95 % of every genre (at 4 %: fi's MT-Bench answers 94.7 %, eu's help pages 94.9 %).",
+        "# Thresholds are calibrate's: never stricter than the published Gopher/C4/FineWeb values (a comment gives",
+        "# the published value where calibrate moved it); langmill's own rules (separators, garbled and distinct",
+        "# words, stop words per length) loosened from a strict start (given as \"langmill's start\"). By hand:",
+        "# the curated stop words (calibrate sets min_stop_words on them) and the C4 values (C4 is off by",
+        "# default; they apply when a --config turns it on).",
     ]
     return "\n".join(lines) + "\n" + annotate(yaml.dump(data, Dumper=_FlowLists, allow_unicode=True, sort_keys=False, width=100))
 
@@ -190,58 +135,83 @@ class _FlowLists(yaml.SafeDumper):
 _FlowLists.add_representer(list, lambda dumper, v: dumper.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 
 
+def _lookup(tree: dict, path: list[str]):
+    for key in path:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(int(key) if key.isdigit() else key)
+    return tree
+
+
 def annotate(text: str) -> str:
-    """Each threshold calibrate moved gets its published value (langmill's own rules: their start) as a comment."""
+    """Each threshold calibrate moved gets its published value (langmill's own rules: their start) as a
+    comment; a by_length bucket's, the bucket's own start or else the section's published value."""
     from langmill.calibrate import OWN_START, PUBLISHED
 
-    out, section, mapping = [], None, None
+    out, section, path = [], None, []
     for line in text.splitlines():
-        key, _, value = line.strip().partition(":")
-        published = None
-        if not line.startswith(" "):
-            section, mapping = key, None
-        elif line.startswith("    ") and not (mapping and key.isdigit()):
-            pass  # a long list's continuation
-        elif line.startswith("    "):
-            published = PUBLISHED.get(section, {}).get(mapping, {}).get(int(key))
-        elif value.strip() == "":
-            mapping = key
-        else:
-            mapping, published = None, PUBLISHED.get(section, {}).get(key)
-        own = OWN_START.get(section, {}).get(key) if published is None and not line.startswith("    ") else None
-        if own is not None and float(value) != float(own):
-            line += f"  # langmill's start {own}"
-        if published is not None and not isinstance(published, dict) and float(value) != float(published):
-            line += f"  # published {published}"
+        key, colon, value = line.strip().partition(":")
+        indent = len(line) - len(line.lstrip())
+        if not colon or line.lstrip().startswith(("[", "'", '"')) or (indent and not line.strip()[0].isalnum() and not key.isdigit()):
+            out.append(line)  # a long list's continuation
+            continue
+        if indent == 0:
+            section, path = key, []
+            out.append(line)
+            continue
+        path = path[: indent // 2 - 1] + [key]
+        value = value.strip()
+        if value and not value.startswith(("[", "{")):
+            main = path[2:] if path[0] == "by_length" else path
+            own = _lookup(OWN_START.get(section, {}), path)
+            if own is None and path[0] == "by_length":  # a bucket without a start of its own starts at the section's
+                own = _lookup(OWN_START.get(section, {}), main)
+            published = _lookup(PUBLISHED.get(section, {}), main)
+            try:
+                if own is not None and not isinstance(own, dict) and float(value) != float(own):
+                    line += f"  # langmill's start {own}"
+                elif own is None and published is not None and not isinstance(published, dict) and float(value) != float(published):
+                    line += f"  # published {published}"
+            except ValueError:
+                pass  # not a number (true/false, a word)
         out.append(line)
     return "\n".join(out) + "\n"
 
 
-def describe(name: str, lang: str) -> str:
-    return {
-        "ud": f"text/ud/{lang}_*-ud-dev.txt, 5-15 consecutive sentences",
-        "udhr": f"text/udhr/udhr_{ISO3.get(lang, lang)}.txt, 4 consecutive paragraphs",
-        "libreoffice": f"text/libreoffice-help/lo-help-7.4.7.{lang}.jsonl.gz, pages of 3+ translated paragraphs",
-        "leipzig": f"text/lingua-sentences/{lang}.txt, 8 consecutive sentences",
-    }[name]
-
-
 def neutral(work: Path) -> None:
-    """The language-neutral thresholds: every language weighs the same, each of its sources the same."""
-    from langmill.calibrate import calibrate, table
+    """The language-neutral thresholds: every language weighs the same, each of its sources the same.
+    Prints calibrate's table, then the weighted drop of these and of the published thresholds on the
+    calibration half and on the held-out half (the numbers in configs/quality.yaml's header)."""
+    import numpy as np
 
-    texts, groups, names, shares = [], [], [], []
-    langs = neutral_languages()
-    for lang in langs:
-        docs = sources(lang)
-        for name, items in docs.items():
-            names.append(f"{lang}/{name}")
-            shares.append(1 / len(langs) / len(docs))
-            groups += [len(names) - 1] * len(items)
-            texts += items
-    cal = calibrate(texts, None, budget=BUDGET, groups=groups, input_names=names, group_shares=shares)
+    from langmill.calibrate import calibrate, normalised_groups, published_bound, simulate_quality, table
+
+    def reference(half: str):
+        texts, groups, names, shares = [], [], [], []
+        langs = neutral_languages()
+        for lang in langs:
+            docs = sources(lang, half)
+            for name, items in docs.items():
+                names.append(f"{lang}/{name}")
+                shares.append(1 / len(langs) / len(docs))
+                groups += [len(names) - 1] * len(items)
+                texts += items
+        return texts, groups, names, shares, langs
+
+    texts, groups, names, shares, langs = reference("even")
+    cal, meas = calibrate(texts, None, budget=NEUTRAL_BUDGET, groups=groups, input_names=names, group_shares=shares, keep_measurements=True)
     print(f"languages: {' '.join(langs)}; {len(texts)} documents")
     print("\n".join(table(cal)))
+    bound = published_bound()
+    bound["gopher_quality"]["stop_words"] = []
+    for half in ("even", "odd"):
+        texts, groups, names, shares, _ = reference(half)
+        norm, group_arr = normalised_groups(texts, groups)
+        weights = np.array([shares[g] / max(int((group_arr == g).sum()), 1) for g in group_arr])
+        meas.lid_texts = norm
+        for label, config in (("these thresholds", cal.config), ("the published ones", bound)):
+            dropped = np.array([r is not None for r in simulate_quality(meas, config)])
+            print(f"{half} half ({len(norm)} documents): {label} drop {weights[dropped].sum() / weights.sum():.2%} (weighted)")
 
 
 def main() -> None:
@@ -262,7 +232,7 @@ def main() -> None:
             paths = write_reference(folder, docs)
             log = run_calibrate(lang, paths, work / f"{lang}.yaml")
             print(log)
-            text = language_file(lang, work / f"{lang}.yaml", docs, log)
+            text = language_file(lang, work / f"{lang}.yaml", docs, log, paths)
             if args.dry_run:
                 print(text)
             else:
