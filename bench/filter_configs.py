@@ -64,6 +64,9 @@ def gopher_quality(d: dict) -> dict:
         "min_stop_words": d["min_stop_words"],
         # datatrove's default list is English even with language="fi"
         "stop_words": list(STOP_WORDS if d["stop_words"] is None else d["stop_words"]),
+        "alpha_ratio_of": "tokens",  # datatrove counts punctuation tokens too
+        # langmill's own rules, which datatrove does not have: off; no per-length thresholds
+        "max_separator_ratio": 1, "max_garbled_word_ratio": 1, "min_distinct_word_ratio": 0, "by_length": {},
     }
 
 
@@ -75,6 +78,7 @@ def gopher_repetition(d: dict) -> dict:
         "max_dup_para_char_frac": d["dup_para_char_frac"],
         "max_top_ngram_char_frac": {int(n): frac for n, frac in d["top_n_grams"]},
         "max_dup_ngram_char_frac": {int(n): frac for n, frac in d["dup_n_grams"]},
+        "by_length": {},  # datatrove has one threshold per rule
     }
 
 

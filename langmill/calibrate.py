@@ -643,12 +643,14 @@ def _fill(values, rules: list[Rule], start: dict, t: dict, weights, always, budg
         t[name] = start[name]
     # What is still left (the whole loosening could not be undone for any rule) tightens the loosened
     # rules back one document at a time, in turns, while the budget holds: the slack is spread over
-    # the rules instead of left unused (with --per-input most inputs end well under the budget).
+    # the rules instead of left unused (with --per-input most inputs end well under the budget). A
+    # rule the reference switched off stays off: back on at the edge of a region the reference
+    # leaves empty (no line ending in punctuation, say), it would drop new text there unseen.
     tightened = True
     while tightened:
         tightened = False
         for r in rules:
-            if r.kind == "flag" or r.name in frozen or t[r.name] == start[r.name]:
+            if r.kind == "flag" or r.name in frozen or t[r.name] == start[r.name] or switched_off(r, t[r.name]):
                 continue
             new = tighten_one(values[r.name], r, t[r.name], start[r.name], dropped[r.name])
             if new is None:

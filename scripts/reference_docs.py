@@ -20,9 +20,10 @@ evaluation documents are ones the shipped settings were never calibrated on.
                   base models left out: they continue text; the coding category left out: its
                   answers are mostly source code, which bench/quality.py counts as junk)
 
-Every source keeps only documents of at least MIN_WORDS words (whitespace-separated): shorter is not
-a document but a fragment, such as a LibreOffice help page left with its bare "Syntaksi: / Parametrit:
-/ Esimerkki:" headings (3 words), and calibrating on those would keep 3-word pages of any corpus. So that the held-out half is strictly held out, a document of the odd
+Every source keeps only documents: at least MIN_WORDS words (whitespace-separated) and at least one
+sentence end (". ! ? …" before a space or the end). Anything else is a fragment, such as a LibreOffice help page left with its
+bare "Syntaksi: / Parametrit: / Esimerkki:" headings or a list of UI labels (no sentence), and
+calibrating on those would keep 3-word pages and navigation menus of any corpus. So that the held-out half is strictly held out, a document of the odd
 half whose text is also in the even half is left out of the odd half (LibreOffice help has identical
 pages, e.g. the "Syntaksi: / Parametrit: / Esimerkki:" skeleton of Basic reference pages: 32 fi and
 17 et odd-half pages go); the even half stays as it was calibrated on.
@@ -193,10 +194,15 @@ def describe(name: str, lang: str) -> str:
     }[name]
 
 
+def is_document(text: str) -> bool:
+    """At least MIN_WORDS words and one sentence end (". ! ? …" before a space, a closing quote or the end)."""
+    return len(text.split()) >= MIN_WORDS and re.search(r"[.!?…][\"'”’»)]*(\s|$)", text) is not None
+
+
 @functools.lru_cache(maxsize=None)
 def documents(name: str, lang: str) -> tuple[str, ...]:
-    """All documents of one source of at least MIN_WORDS words, built once per process."""
-    return tuple(d for d in SOURCES[name](lang) if len(d.split()) >= MIN_WORDS)
+    """All documents of one source that are documents (`is_document`), built once per process."""
+    return tuple(d for d in SOURCES[name](lang) if is_document(d))
 
 
 def sources(lang: str, half: str = "even") -> dict[str, list[str]]:

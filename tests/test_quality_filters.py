@@ -215,8 +215,9 @@ JUNK = [
     ("javascript_notice", _JAVASCRIPT, C4Filter, "sentences=0<3 (removed lines: javascript=5)", None),
     ("bullets", _BULLETS, GopherQualityFilter, "bullet_lines_ratio", "gopher_quality"),
     ("navigation", _NAVIGATION, GopherQualityFilter, "separator_ratio=0.361>0.05", "gopher_quality"),
-    # fi keeps five words: its file's min_doc_words is 3, as short chat answers are well-formed too
-    ("too_few_words", _FEW_WORDS, GopherQualityFilter, f"doc_words=5<{NEUTRAL['gopher_quality']['min_doc_words']}", None),
+    # in fi's chain repetition runs first: the one 2-gram of a 6-token doc is 48 % of its characters,
+    # above fi's threshold for documents of up to 40 words (datatrove counts it even when it occurs once)
+    ("too_few_words", _FEW_WORDS, GopherQualityFilter, f"doc_words=5<{NEUTRAL['gopher_quality']['min_doc_words']}", "gopher_repetition"),
 ]
 
 
