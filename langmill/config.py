@@ -148,11 +148,21 @@ def load_config(lang: str, override_path: str | None = None, profile: dict | Non
     if language_lid:
         defaults = deep_merge(defaults, {"lid": language_lid})
     if profile:
-        defaults = deep_merge(defaults, check_settings(profile, corpus_schema(), "profile", base=defaults))
+        defaults = _merge_settings(defaults, check_settings(profile, corpus_schema(), "profile", base=defaults))
     override = read_yaml(override_path) if override_path else {}
-    merged = deep_merge(defaults, check_settings(override, corpus_schema(), override_path or "config", base=defaults))
+    merged = _merge_settings(defaults, check_settings(override, corpus_schema(), override_path or "config", base=defaults))
     sections = {name: cls(**merged[name]) for name, cls in _SECTIONS.items()}
     return CorpusSettings(**sections, quality={name: merged[name] for name in QUALITY_SECTIONS}), known_language
+
+
+def _merge_settings(base: dict, over: dict) -> dict:
+    """`over` deep-merged into `base`, except that a section's `by_length` in `over` replaces the base's
+    buckets whole: per-length thresholds are a set (a profile's or a file's `by_length: {}` clears them)."""
+    base = copy.deepcopy(base)
+    for name, section in over.items():
+        if isinstance(section, dict) and "by_length" in section and isinstance(base.get(name), dict):
+            base[name]["by_length"] = {}
+    return deep_merge(base, over)
 
 
 def check_option(option: str, key: str, value) -> None:

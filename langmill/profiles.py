@@ -18,12 +18,14 @@ FineWeb-2's filtering (fineweb-2-pipeline.py, datatrove's filters) in langmill's
     char_duplicates_ratio = 0.1                  max_dup_line_char_ratio
     short_line_thr = 999 (off)                   max_short_line_ratio 1.0 (off)
   GopherQuality min/max_avg_word_length          gopher_quality.min/max_mean_word_length
-    max_non_alpha_words_ratio (a minimum share   min_alpha_words_ratio (same definition: tokens,
-    of tokens holding a letter)                  punctuation tokens included)
+    max_non_alpha_words_ratio (a minimum share   min_alpha_words_ratio with alpha_ratio_of: tokens
+    of tokens holding a letter)                  (punctuation tokens included, as FineWeb-2 counts)
     stopwords, min_stop_words = 2                stop_words, min_stop_words
     datatrove's defaults, kept by FineWeb-2      min/max_doc_words 50/100000, '#' and ellipsis per
                                                  token 0.1, bullet lines 0.9, ellipsis lines 0.3
-  no separator rule (langmill's own)             gopher_quality.max_separator_ratio 1.0 (off)
+  no separator, garbled-word or distinct-word     gopher_quality.max_separator_ratio 1.0,
+  rule (langmill's own), one threshold per rule  max_garbled_word_ratio 1.0, min_distinct_word_ratio 0
+                                                 (off), by_length {} (the language file's not merged)
   no C4 filter                                   c4.enabled false
   language_score (a GlotLID score)               lid.threshold, only with a GlotLID-style model
 
@@ -147,6 +149,7 @@ def fineweb2_settings(fw: dict, lid_threshold: bool) -> dict:
             "max_dup_line_frac": 1.0 if dup_line <= 0 or dup_line > 1 else dup_line,
             "max_dup_para_frac": 1.0, "max_dup_line_char_frac": 1.0, "max_dup_para_char_frac": 1.0,
             "max_top_ngram_char_frac": top, "max_dup_ngram_char_frac": dup,
+            "by_length": {},
         },
         "gopher_quality": {
             "enabled": True, "min_doc_words": 50, "max_doc_words": 100_000,
@@ -155,7 +158,10 @@ def fineweb2_settings(fw: dict, lid_threshold: bool) -> dict:
             "max_bullet_lines_ratio": 0.9, "max_ellipsis_lines_ratio": 0.3,
             "min_alpha_words_ratio": fw["max_non_alpha_words_ratio"],  # FineWeb-2's name, but a minimum
             "min_stop_words": 2, "stop_words": matchable_stop_words(fw["stopwords"]),
-            "max_separator_ratio": 1.0,  # langmill's own rule: FineWeb-2 has none, so off
+            "alpha_ratio_of": "tokens",  # FineWeb-2's share counts punctuation tokens too
+            # langmill's own rules: FineWeb-2 has none, so off
+            "max_separator_ratio": 1.0, "max_garbled_word_ratio": 1.0, "min_distinct_word_ratio": 0.0,
+            "by_length": {},  # one threshold per rule (load_config does not merge a language file's buckets into a profile)
         },
         "c4": {"enabled": False},
         "fineweb_quality": {

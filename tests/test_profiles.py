@@ -219,3 +219,16 @@ def test_corpus_run_with_the_profile(tmp_path):
     # Another profile (here: none) is another run: refused, not resumed.
     again = run_langmill("corpus", SAMPLE_DIR / "corpus.jsonl", "--lang", "fi", "--out", out)
     assert again.returncode == 2 and "holds a run with other inputs or settings" in again.stderr
+
+
+def test_profile_takes_nothing_of_the_language_files_calibration():
+    """fi's file has per-length buckets and langmill's own rules; under --profile fineweb2 none of them
+    apply: one threshold per rule, the letter share over tokens as FineWeb-2 counts it."""
+    own, _ = load_quality_config("fi")
+    assert own["gopher_quality"]["by_length"] and own["gopher_repetition"]["by_length"]
+    profile, _ = load_config("fi", profile=load_profile("fineweb2", "fi", None).settings)
+    q = profile.quality
+    assert q["gopher_quality"]["by_length"] == {} and q["gopher_repetition"]["by_length"] == {}
+    assert q["gopher_quality"]["alpha_ratio_of"] == "tokens" and q["gopher_quality"]["min_alpha_words_ratio"] == 0.755
+    assert q["gopher_quality"]["max_garbled_word_ratio"] == 1.0 and q["gopher_quality"]["min_distinct_word_ratio"] == 0.0
+    assert q["gopher_quality"]["max_separator_ratio"] == 1.0
