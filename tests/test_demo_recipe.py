@@ -83,7 +83,10 @@ def test_demo_recipe_runs_every_stage_and_resumes_after_a_kill(tmp_path):
     loaded = subprocess.run([sys.executable, "-c", (
         "import json, sys, datasets; d = sys.argv[1]; "
         "print(json.dumps({c: datasets.load_dataset(d, c, split='train').num_rows for c in datasets.get_dataset_config_names(d)}))"),
-        str(out / "hub" / "dataset")], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+        str(out / "hub" / "dataset")], capture_output=True, text=True, timeout=300,
+        # its own cache: datasets names a local folder's cache by the folder's name ("dataset"), so a
+        # shared cache would answer with an earlier run's rows
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets-cache")})
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     rows = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert rows == {stage: json.loads((out / stage / "stats.json").read_text())["kept"] for stage in ("corpus", "translate", "synth", "prefs")}
