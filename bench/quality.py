@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / "scripts"))
 
+import calibrate_languages  # noqa: E402
 import reference_docs  # noqa: E402
 from langmill.evalstats import wilson_interval  # noqa: E402
 
@@ -307,12 +308,6 @@ def calibrate(lang: str, genres: dict[str, tuple[list[str], list[str]]], work: P
     return out, printed
 
 
-def calibrate_languages_budget() -> str:
-    """The budget scripts/calibrate_languages.py made the packaged files with (read from its source)."""
-    text = (REPO / "scripts" / "calibrate_languages.py").read_text(encoding="utf-8")
-    return next(line.split("=")[1].split("#")[0].strip() for line in text.splitlines() if line.startswith("BUDGET ="))
-
-
 def settings_file(work: Path, name: str, *layers: dict) -> Path:
     merged: dict = {}
     for layer in layers:
@@ -542,7 +537,7 @@ def report(results, all_fates, all_genres, all_junk, calibrations, seconds) -> s
         "- **calibrated**: `--config` with the output of `langmill calibrate INPUT... --lang L` at its defaults (budget 0.03 "
         "of the mean over inputs) on the calibration halves, one input per genre, the inputs `scripts/calibrate_languages.py` "
         f"gives it for the packaged settings, which add `--per-input` (every genre on its own) and a budget of "
-        f"{calibrate_languages_budget()} (its settings file plus the dedup line below).",
+        f"{calibrate_languages.BUDGET} (its settings file plus the dedup line below).",
         "- **datatrove**: datatrove's GopherRepetitionFilter, GopherQualityFilter, C4QualityFilter, FineWebQualityFilter "
         "(`datatrove.pipeline.filters`, default thresholds, `language=L` for the tokenizer; in this order, in-process) on "
         "the documents and text that langmill's default language-ID step kept (a `langmill corpus` run with every quality "
