@@ -196,11 +196,16 @@ def _profile_lines(chosen) -> list[str]:
 @click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --profile and --config) and exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run in parallel.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input is split into (by file, or within files when there are fewer files than tasks). [default: --workers]")
+@click.option("--dedup-tasks", type=click.IntRange(1, 4096),
+              help="Buckets the dedup keys are split into, one task each: a task holds about 1/K of the keys. [default: 1 per 4 GB of input]")
+@click.option("--dedup-against", "dedup_against", multiple=True, type=click.Path(file_okay=False),
+              help="An earlier `langmill corpus` output (repeatable): drop documents that duplicate it, from its stored keys (OUT/dedup/), "
+                   "without reading its text; the corpora it was itself deduplicated against count too.")
 @click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options come from the executor section of --config.")
 @click.option("--overwrite", is_flag=True, help="Delete OUT first instead of resuming the run found there.")
 @click.option("--verbose", is_flag=True, help="Show datatrove's task logs and stats tables on the terminal (they are always in OUT/logs/).")
-def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, lid_threshold, config_path, profile, print_config, workers, tasks, executor,
-           overwrite, verbose):
+def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, lid_threshold, config_path, profile, print_config, workers, tasks, dedup_tasks,
+           dedup_against, executor, overwrite, verbose):
     """Raw text -> clean, deduplicated Parquet shards in one language.
 
     INPUT is any mix of files, directories and globs of .jsonl/.ndjson/.json, .parquet, .txt (one
@@ -210,8 +215,9 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, l
     \b
     Steps: normalise (NFC, mojibake repair, whitespace) -> language ID (fastText) -> Gopher
     repetition -> Gopher quality -> C4 lines -> FineWeb quality -> mask e-mail/IP addresses ->
-    exact + MinHash-LSH near-duplicate removal. Every dropped row is kept in OUT/excluded/ with
-    its reason. Rerunning the same command after a crash resumes and finishes the job.
+    exact + MinHash-LSH near-duplicate removal (sharded: --dedup-tasks; against earlier corpora:
+    --dedup-against). Every dropped row is kept in OUT/excluded/ with its reason. Rerunning the
+    same command after a crash resumes and finishes the job.
 
     \b
     Example:
@@ -266,7 +272,8 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, l
     if executor == "slurm" and not settings.executor.slurm.get("partition"):
         _fail("--executor slurm needs executor.slurm.partition in a --config file")
 
-    from langmill.pipelines.corpus import CorpusJob, run_corpus
+    from langmill.filters.dedup_index import MAX_FILES, corpus_fingerprint, resolve_previous
+    from langmill.pipelines.corpus import CorpusJob, default_dedup_tasks, run_corpus
     from langmill.readers import InputError, check_input_files, resolve_inputs
 
     try:
@@ -274,15 +281,25 @@ def corpus(inputs, lang, out, text_key, id_key, split, lid_model, lid_backend, l
         check_input_files(files, text_key)
     except InputError as err:
         _fail(str(err))
+    if len(files) > MAX_FILES:
+        _fail(f"{len(files):,} input files: at most {MAX_FILES:,} per run (split the input and use --dedup-against for the later parts)")
+    try:
+        previous = resolve_previous(list(dedup_against), settings.dedup, out)
+    except ValueError as err:
+        _fail(str(err))
 
     job = CorpusJob(files=files, lang=lang, out=out, settings=settings, text_key=text_key, id_key=id_key, split=split,
                     tasks=tasks or workers, workers=workers, executor=executor, verbose=verbose, fork_workers=True,
-                    profile=chosen.label if chosen else None)
+                    profile=chosen.label if chosen else None, dedup_tasks=dedup_tasks or default_dedup_tasks(sum(os.path.getsize(p) for p in files)),
+                    dedup_against=previous)
     # The profile is in the fingerprint: a rerun with another profile (or none) is another run.
     run = _start(out, {"command": "corpus", "files": files, "lang": lang, "config": settings.to_dict(), "text_key": text_key,
-                       "id_key": id_key, "split": split, "tasks": job.tasks, **({"profile": job.profile} if chosen else {})}, overwrite)
+                       "id_key": id_key, "split": split, "tasks": job.tasks, **({"profile": job.profile} if chosen else {}),
+                       "dedup_tasks": job.dedup_tasks, **({"dedup_against": [corpus_fingerprint(p) for p in previous]} if previous else {})}, overwrite)
     input_mb = sum(os.path.getsize(p) for p in files) / 1e6
-    click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, workers={workers}, executor={executor})", err=True)
+    against = f", deduplicated against {len(previous)} earlier corpus(es)" if previous else ""
+    click.echo(f"langmill corpus: {len(files)} file(s), {input_mb:,.1f} MB -> {job.out} (lang={lang}, tasks={job.tasks}, dedup tasks={job.dedup_tasks}, "
+               f"workers={workers}, executor={executor}{against})", err=True)
     started = time.monotonic()
     _run_job(run_corpus, job, executor)
     _finish(run, executor, started, lambda stats: f", {input_mb / max(time.monotonic() - started, 1e-9):.2f} MB/s of input")

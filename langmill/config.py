@@ -281,7 +281,8 @@ def load_synth_config(override: dict | str | None = None) -> dict:
 
 CORPUS_RULES = {
     "lid.max_chars": AT_LEAST_1, "lid.heliport_threshold": NUMBER, "lid.heliport_line_threshold": NUMBER,  # confidences, 0-7
-    "dedup.ngram": AT_LEAST_1, "dedup.num_perm": AT_LEAST_1, "dedup.bands": AT_LEAST_1, "dedup.rows": AT_LEAST_1,
+    "dedup.ngram": AT_LEAST_1, "dedup.num_perm": AT_LEAST_1, "dedup.rows": AT_LEAST_1,
+    "dedup.bands": Rule("int", 1, 254),  # a band is a byte in the dedup index, 255 marks the whole-text hash
     "executor.*.cpus_per_task": AT_LEAST_1, "executor.ray.mem_per_cpu_gb": NUMBER,
 }
 QUALITY_RULES = {

@@ -18,14 +18,13 @@ CORPUS = pa.schema(
     ]
 )
 
-# Stage-1 shards carry what the dedup stage needs next to the text.
+# Stage-1 shards: the text and what dedup's clusters stage reads next to it (band keys: OUT/dedup/keys).
 CORPUS_STAGED = pa.schema(
     [f for f in CORPUS if f.name != "minhash_cluster_size"]
     + [
         ("order", pa.uint64()),  # (input file index << 40) | row number: "first" for dedup
         ("n_words", pa.uint32()),
         ("text_hash", pa.int64()),  # 64-bit hashes stored as int64 (see MinhashSignatures)
-        ("band_keys", pa.list_(pa.int64())),
     ]
 )
 

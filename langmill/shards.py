@@ -44,17 +44,13 @@ def _corpus_fields(doc: Document) -> dict:
 
 
 def _staged_row(self, doc: Document) -> dict:
-    meta = doc.metadata
-    if "order" not in meta:  # documents from a reader other than langmill's: the order they came in
-        self.unordered = getattr(self, "unordered", 0) + 1
-        meta["order"] = (1 << 62) | self.unordered
+    meta = doc.metadata  # `order` and the hashes come from MinhashSignatures; the band keys went to the dedup index
     return _corpus_fields(doc) | {
         "pii_masked": meta.get("pii_masked", 0),
         "foreign_share": meta.get("foreign_share"),
         "order": meta["order"],
         "n_words": meta["n_words"],
         "text_hash": meta["text_hash"],
-        "band_keys": meta["band_keys"],
     }
 
 
@@ -109,6 +105,15 @@ class ShardFile:
             return
         self.writer.close()
         os.replace(self.tmp, self.target)
+
+
+def write_parquet_atomic(table: pa.Table, path: str, row_group_size: int = 100_000) -> None:
+    """One whole table to `path`, through a temporary name: a killed task never leaves a half
+    file that a rerun would trust."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+    os.replace(tmp, path)
 
 
 def table_from_rows(rows: list[dict]) -> pa.Table:

@@ -13,25 +13,62 @@ impl MinUnionFind {
     }
 
     #[inline]
-    pub fn find(&mut self, mut x: u32) -> u32 {
-        // Path halving: every visited node skips to its grandparent.
-        while self.parent[x as usize] != x {
-            let gp = self.parent[self.parent[x as usize] as usize];
-            self.parent[x as usize] = gp;
-            x = gp;
-        }
-        x
+    pub fn find(&mut self, x: u32) -> u32 {
+        find(&mut self.parent, x)
     }
 
     #[inline]
     pub fn union(&mut self, a: u32, b: u32) {
-        let ra = self.find(a);
-        let rb = self.find(b);
-        if ra < rb {
-            self.parent[rb as usize] = ra;
-        } else if rb < ra {
-            self.parent[ra as usize] = rb;
-        }
+        union(&mut self.parent, a, b)
+    }
+}
+
+/// The root of `x` in a forest stored as parent indices (path halving: every visited node
+/// skips to its grandparent).
+#[inline]
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let gp = parent[parent[x as usize] as usize];
+        parent[x as usize] = gp;
+        x = gp;
+    }
+    x
+}
+
+/// Joins the sets of `a` and `b`, hanging the larger root under the smaller one, so every root
+/// stays the smallest index of its set.
+#[inline]
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let ra = find(parent, a);
+    let rb = find(parent, b);
+    if ra < rb {
+        parent[rb as usize] = ra;
+    } else if rb < ra {
+        parent[ra as usize] = rb;
+    }
+}
+
+/// Adds the edges `a[i]`-`b[i]` to a forest kept by the caller in `parent` (parent[i] == i for
+/// a node never linked). Called once per batch of edges, so a graph whose edges do not fit in
+/// memory is clustered with memory for its nodes only. Returns false (and changes nothing) when
+/// an endpoint is not a node index. (A parent that is not one, which only a caller that broke
+/// the forest can cause, panics on the bounds check.)
+pub fn union_edges(parent: &mut [u32], a: &[u32], b: &[u32]) -> bool {
+    let n = parent.len();
+    if a.len() != b.len() || a.iter().chain(b).any(|&x| x as usize >= n) {
+        return false;
+    }
+    for (&x, &y) in a.iter().zip(b) {
+        union(parent, x, y);
+    }
+    true
+}
+
+/// Replaces every parent by its root: afterwards parent[i] is the smallest node of i's set.
+pub fn flatten(parent: &mut [u32]) {
+    for i in 0..parent.len() {
+        let r = find(parent, i as u32);
+        parent[i] = r;
     }
 }
 
@@ -112,5 +149,16 @@ mod tests {
         let mut root2 = [0u32; 4];
         cluster(&keys, Some(&active), 4, 2, 2, &mut root2);
         assert_eq!(root, root2);
+    }
+
+    #[test]
+    fn edges_in_batches() {
+        // 0-3, then 3-1 and 4-2 in a second batch: {0, 1, 3} and {2, 4}.
+        let mut parent: Vec<u32> = (0..5).collect();
+        assert!(union_edges(&mut parent, &[3], &[0]));
+        assert!(union_edges(&mut parent, &[3, 4], &[1, 2]));
+        flatten(&mut parent);
+        assert_eq!(parent, [0, 0, 2, 0, 2]);
+        assert!(!union_edges(&mut parent, &[5], &[0]));
     }
 }

@@ -177,6 +177,53 @@ pub unsafe extern "C" fn lm_cluster(
     })
 }
 
+/// Adds `m` edges `a[i]`-`b[i]` to a union-find forest of `n` nodes that the caller owns
+/// (`parent`, n u32; start with parent[i] = i). Edges may come in any number of calls, so only
+/// the nodes need to be in memory. Every root is the smallest node of its set. Returns
+/// LM_ERR_PARAM when an endpoint is >= n (nothing is changed then); a parent >= n, which only a
+/// caller that wrote into the forest can cause, comes back as LM_ERR_PANIC.
+///
+/// # Safety
+/// `parent` must be valid for n u32s, `a` and `b` for m u32s each.
+#[no_mangle]
+pub unsafe extern "C" fn lm_union_edges(parent: *mut u32, n: usize, a: *const u32, b: *const u32, m: usize) -> i32 {
+    guarded(|| {
+        if n > u32::MAX as usize {
+            return Err(LM_ERR_OVERFLOW);
+        }
+        if n == 0 && m == 0 {
+            return Ok(());
+        }
+        let parent = out_slice(parent, n)?;
+        let (a, b) = (in_slice(a, m)?, in_slice(b, m)?);
+        if cluster::union_edges(parent, a, b) {
+            Ok(())
+        } else {
+            Err(LM_ERR_PARAM)
+        }
+    })
+}
+
+/// Rewrites the forest of `lm_union_edges` so that parent[i] is i's root (the smallest node of
+/// its set). LM_ERR_PARAM when a parent is >= n.
+///
+/// # Safety
+/// `parent` must be valid for n u32s.
+#[no_mangle]
+pub unsafe extern "C" fn lm_union_roots(parent: *mut u32, n: usize) -> i32 {
+    guarded(|| {
+        if n == 0 {
+            return Ok(());
+        }
+        let parent = out_slice(parent, n)?;
+        if parent.iter().any(|&p| p as usize >= n) {
+            return Err(LM_ERR_PARAM);
+        }
+        cluster::flatten(parent);
+        Ok(())
+    })
+}
+
 /// Whitespace/control normalisation of `n` documents (Arrow large_string: `offsets`, `data`)
 /// into `out_offsets` (n+1) and `out_data` (at least `offsets[n] - offsets[0]` bytes), and
 /// per-document hint flags (`normalize::HINT_*`) into `out_flags` (n). With `out_data` NULL,

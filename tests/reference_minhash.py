@@ -174,3 +174,14 @@ def cluster(keys: list[list[int]], active: list[bool]) -> list[int]:
         for i in group:
             root[i] = min(group)
     return root
+
+
+def union_edges(n: int, edges: list[tuple[int, int]]) -> list[int]:
+    """Connected components of n nodes joined by `edges`: each node's smallest component member."""
+    component = {i: {i} for i in range(n)}
+    for a, b in edges:
+        if component[a] is not component[b]:
+            merged = component[a] | component[b]
+            for x in merged:
+                component[x] = merged
+    return [min(component[i]) for i in range(n)]

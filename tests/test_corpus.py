@@ -346,7 +346,7 @@ def test_slurm_executor_takes_its_options_from_the_config(tmp_path):
     job = CorpusJob(files=[str(SAMPLE_DIR / "corpus.jsonl")], lang="fi", out=str(tmp_path / "out"), settings=settings, tasks=4, workers=2, executor="slurm")
     executors = build_executors(job)
     assert [e.job_name for e in executors] == [f"langmill-{s}" for s in STAGES]
-    assert [e.world_size for e in executors] == [4, 1, 4, 1]
+    assert [e.world_size for e in executors] == [4, 1, 1, 4, 1]  # filter, buckets (K=1 for a small input), clusters, apply, report
     assert all(e.partition == "cpu" and e.time == "02:00:00" and e.mem_per_cpu_gb == 4 for e in executors)
     assert all(later.depends is earlier for earlier, later in zip(executors, executors[1:]))
     script = executors[0].get_launch_file_contents(executors[0].get_sbatch_args(4), "launch_pickled_pipeline executor.pik")

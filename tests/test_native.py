@@ -310,6 +310,22 @@ def test_near_duplicates_cluster_together():
     assert roots.tolist() == ref.cluster(res.band_keys.tolist(), active.tolist())
 
 
+def test_union_find_over_edges_in_batches_matches_the_reference():
+    rng = np.random.default_rng(3)
+    n = 2_000
+    edges = rng.integers(0, n, (1_500, 2))  # sparse: many components of several sizes, chains and stars
+    parent = np.arange(n, dtype=np.uint32)
+    for batch in np.array_split(edges, 7):  # in batches, as the clusters stage streams edge files
+        native.union_edges(parent, batch[:, 0], batch[:, 1])
+    roots = native.union_roots(parent)
+    want = ref.union_edges(n, [tuple(e) for e in edges.tolist()])
+    assert roots.tolist() == want and len(set(want)) < n - 500
+    with pytest.raises(ValueError, match="not a node index"):
+        native.union_edges(parent, np.array([n]), np.array([0]))
+    with pytest.raises(TypeError, match="uint32"):
+        native.union_edges(np.arange(3), [0], [1])
+
+
 def test_native_errors_become_python_exceptions():
     # Arrow does not validate offsets in from_buffers; Rust must reject them, not crash.
     offsets = np.array([0, 5, 3], dtype=np.int64)

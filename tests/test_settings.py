@@ -54,7 +54,7 @@ def test_wrong_types_name_the_key_and_the_value(tmp_path):
     assert config_error(tmp_path, "lid: {threshold: high}") == "lid.threshold must be a number between 0 and 1, not 'high'"
     assert config_error(tmp_path, "normalize: {fix_mojibake: 'no'}") == "normalize.fix_mojibake must be true or false, not 'no'"
     assert config_error(tmp_path, "dedup: {ngram: 5.5}") == "dedup.ngram must be an integer >= 1, not 5.5"
-    assert config_error(tmp_path, "dedup: {bands: true}") == "dedup.bands must be an integer >= 1, not true"  # bool is not an int
+    assert config_error(tmp_path, "dedup: {bands: true}") == "dedup.bands must be an integer between 1 and 254, not true"  # bool is not an int
     assert config_error(tmp_path, "lid: {model: 5}") == "lid.model must be a string, not 5 (quote it in the YAML)"
     assert config_error(tmp_path, "c4: {terminal_punctuation: '.!?'}") == "c4.terminal_punctuation must be a list of strings, not '.!?'"
     assert config_error(tmp_path, "pii: [email]") == "pii must be a mapping of settings, not a list"
@@ -66,7 +66,8 @@ def test_wrong_types_name_the_key_and_the_value(tmp_path):
 
 
 def test_ranges(tmp_path):
-    assert config_error(tmp_path, "dedup: {bands: 0}") == "dedup.bands must be an integer >= 1, not 0"
+    assert config_error(tmp_path, "dedup: {bands: 0}") == "dedup.bands must be an integer between 1 and 254, not 0"
+    assert config_error(tmp_path, "dedup: {bands: 255, num_perm: 255, rows: 1}") == "dedup.bands must be an integer between 1 and 254, not 255"  # a byte in the dedup index
     assert config_error(tmp_path, "lid: {threshold: 1.5}") == "lid.threshold must be a number between 0 and 1, not 1.5"
     assert config_error(tmp_path, "gopher_quality: {min_doc_words: -10}") == "gopher_quality.min_doc_words must be an integer >= 0, not -10"
     assert config_error(tmp_path, "c4: {min_words_per_line: -1}") == "c4.min_words_per_line must be an integer >= 0, not -1"
@@ -84,7 +85,7 @@ def test_ranges(tmp_path):
     assert qc_error(tmp_path, "non_alnum_share: {max: 30}") == "non_alnum_share.max must be a number between 0 and 1, not 30"
     # Every problem of the file, in one line.
     assert config_error(tmp_path, "lid: {threshold: high}\ndedup: {bands: 0, row: 8}\n") == (
-        "lid.threshold must be a number between 0 and 1, not 'high'; dedup.bands must be an integer >= 1, not 0; "
+        "lid.threshold must be a number between 0 and 1, not 'high'; dedup.bands must be an integer between 1 and 254, not 0; "
         "unknown setting dedup.row (did you mean dedup.rows?)")
 
 
@@ -225,7 +226,7 @@ def test_corpus_refuses_bad_settings_before_creating_out(tmp_path):
                    out, f"{bad}: unknown setting lid.treshold (did you mean lid.threshold?)")
     bad = write(tmp_path / "my.yaml", "dedup: {bands: 0}\n")
     assert_refused(run_langmill("corpus", corpus, "--lang", "fi", "--out", out, "--config", bad),
-                   out, f"{bad}: dedup.bands must be an integer >= 1, not 0")
+                   out, f"{bad}: dedup.bands must be an integer between 1 and 254, not 0")
     assert_refused(run_langmill("corpus", corpus, "--lang", "fi", "--out", out, "--lid-threshold", "65"),
                    out, "--lid-threshold: lid.threshold must be a number between 0 and 1, not 65.0")
     for model in damaged_models(tmp_path).values():

@@ -1,12 +1,13 @@
-"""Exact and MinHash-LSH near-duplicate removal, in three steps.
+"""Exact and MinHash-LSH near-duplicate removal: the in-memory parts.
 
-1. `MinhashSignatures` (in every task of the filtering stage): the Rust core turns each document
-   into dedup-normalised words, a hash of them (exact dedup) and LSH band keys.
-2. `DedupClusters` (one task): reads the keys of all staged shards, keeps the first document of
-   every exact-duplicate group, links documents that share a band key (union-find in Rust) and
-   writes one decision table.
-3. `ApplyDedup` (one task per staged shard): splits each staged shard into kept rows (`data/`) and
-   duplicates (`excluded/`, reason `exact_dup` or `near_dup`, detail = the kept id).
+- `MinhashSignatures` (in every task of the corpus' filter stage): the Rust core turns each
+  document into dedup-normalised words, a hash of them (exact dedup) and LSH band keys.
+- `decide_duplicates`: keep/drop decisions for documents held in memory (generated instructions;
+  and the reference the corpus' sharded dedup is tested against).
+- `ApplyDedup` (one task per staged shard): splits each staged shard into kept rows (`data/`) and
+  duplicates (`excluded/`, reason `exact_dup` or `near_dup`, detail = the kept id) by the decisions
+  of the sharded stages in `filters/dedup_index.py`.
+- `InstructionDedup`: the same over a whole generation run, as one task (magpie, synth).
 
 "First" means input order (file, then row), whatever the number of tasks, so reruns make the
 same choices.
@@ -25,13 +26,12 @@ from datatrove.utils.batching import batched
 
 from langmill import native, schemas
 from langmill.config import DedupSettings
-from langmill.shards import ShardFile
-
-DECISIONS_FILE = "decisions.parquet"
-
+from langmill.filters.dedup_index import decisions_file, staged_shards
+from langmill.shards import ShardFile, write_parquet_atomic
 
 class MinhashSignatures(PipelineStep):
-    """Adds `n_words`, `text_hash` and `band_keys` to each document's metadata.
+    """Adds `n_words`, `text_hash` and `band_keys` to each document's metadata (and `order`, the
+    position dedup calls "first", where the reader gave none).
 
     The hashes are 64-bit; they are stored as signed int64 (the same bits), the integer type that
     every writer takes (datatrove's Parquet and JSONL writers, Arrow, polars): equality, and so
@@ -47,26 +47,19 @@ class MinhashSignatures(PipelineStep):
         self.batch_size = batch_size
 
     def run(self, data, rank: int = 0, world_size: int = 1):
+        unordered = 0
         for batch in batched(data, self.batch_size):
             with self.track_time("batch"):
                 result = native.minhash([doc.text for doc in batch], signatures=False, **self.params)
             text_hash, band_keys = result.text_hash.view(np.int64), result.band_keys.view(np.int64)
             for i, doc in enumerate(batch):
+                if "order" not in doc.metadata:  # from a reader other than langmill's: task, then arrival
+                    unordered += 1
+                    doc.metadata["order"] = (rank << 32) | unordered
                 doc.metadata["n_words"] = int(result.n_words[i])
                 doc.metadata["text_hash"] = int(text_hash[i])
                 doc.metadata["band_keys"] = band_keys[i].tolist()
             yield from batch
-
-
-def staged_shards(stage_dir: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(stage_dir, "*.parquet")))
-
-
-def _atomic_write(table: pa.Table, path: str) -> None:
-    # A killed task must never leave a half-written file that a rerun would trust.
-    tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(table, tmp, compression="zstd", row_group_size=100_000)
-    os.replace(tmp, path)
 
 
 def decide_duplicates(text_hash: np.ndarray, n_words: np.ndarray, band_keys: np.ndarray, min_words: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,71 +79,9 @@ def decide_duplicates(text_hash: np.ndarray, n_words: np.ndarray, band_keys: np.
     return near_root[exact_root], is_exact_dup
 
 
-class DedupClusters(PipelineStep):
-    """Computes keep/drop decisions over every staged shard (run as a single task)."""
-
-    name = "🫂 Dedup clusters"
-    type = "🫂 - DEDUP"
-
-    def __init__(self, stage_dir: str, output_dir: str, min_words: int = DedupSettings.min_words):
-        super().__init__()
-        self.stage_dir = stage_dir
-        self.output_dir = output_dir
-        self.min_words = min_words
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        if rank != 0:
-            return
-        shards = staged_shards(self.stage_dir)
-        parts = [pq.read_table(path, columns=["id", "order", "n_words", "text_hash", "band_keys"]) for path in shards]
-        shard_of = np.concatenate([np.full(len(t), int(os.path.basename(p).split(".")[0]), dtype=np.int32) for p, t in zip(shards, parts)] or [np.zeros(0, np.int32)])
-        row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for t in parts] or [np.zeros(0, np.int64)])
-        table = pa.concat_tables(parts) if parts else schemas.CORPUS_STAGED.empty_table()
-        n = len(table)
-        with self.track_time():
-            keys = table.column("band_keys").combine_chunks()
-            n_bands = len(keys[0]) if n else 0
-            band_keys = keys.values.to_numpy(zero_copy_only=False).reshape(n, n_bands) if n else np.zeros((0, 0), np.int64)
-            # Decide in input order (tasks may interleave rows of one file), then map back.
-            perm = np.argsort(table.column("order").to_numpy(), kind="stable")
-            root_sorted, exact_sorted = decide_duplicates(
-                table.column("text_hash").to_numpy()[perm], table.column("n_words").to_numpy()[perm], band_keys[perm], self.min_words
-            )
-            root = np.empty(n, dtype=np.int64)
-            root[perm] = perm[root_sorted]
-            is_exact = np.empty(n, dtype=bool)
-            is_exact[perm] = exact_sorted
-        cluster_size = np.bincount(root, minlength=n) if n else np.zeros(0, np.int64)
-        # Only rows with something to say: every duplicate, and survivors of a cluster.
-        idx = np.arange(n)
-        interesting = (root != idx) | (cluster_size[idx] > 1)
-        ids = table.column("id").combine_chunks()
-        sel = np.flatnonzero(interesting)
-        # Vectorised: 0 = kept (null), 1 = exact_dup, 2 = near_dup, as a dictionary-decoded string array.
-        code = np.where(root[sel] == sel, 0, np.where(is_exact[sel], 1, 2)).astype(np.int32)
-        reason = pa.DictionaryArray.from_arrays(
-            pa.array(code, pa.int32(), mask=code == 0), pa.array(["", "exact_dup", "near_dup"], pa.string())
-        ).dictionary_decode()
-        decisions = pa.table(
-            {
-                "shard": pa.array(shard_of[sel], pa.int32()),
-                "row": pa.array(row_of[sel], pa.int64()),
-                "reason": reason,
-                "kept_id": ids.take(pa.array(root[sel])),
-                "cluster_size": pa.array(cluster_size[sel], pa.int32()),
-            }
-        )
-        self.stat_update("docs", value=n)
-        self.stat_update("exact_dup", value=int(is_exact.sum()))
-        self.stat_update("near_dup", value=int(((root != idx) & ~is_exact).sum()))
-        os.makedirs(self.output_dir, exist_ok=True)
-        _atomic_write(decisions, os.path.join(self.output_dir, DECISIONS_FILE))
-        return
-        yield  # a generator, as datatrove expects from a step
-
-
 class ApplyDedup(PipelineStep):
-    """Task r splits staged shard r into `data/<r>.parquet` and `excluded/dedup-<r>.parquet`."""
+    """Task r splits staged shard r into `data/<r>.parquet` and `excluded/dedup-<r>.parquet` by
+    the decisions the clusters stage wrote for it (`dedup_index.DECISIONS`)."""
 
     name = "✂️ Apply dedup"
     type = "🫂 - DEDUP"
@@ -165,12 +96,7 @@ class ApplyDedup(PipelineStep):
         path = os.path.join(self.stage_dir, f"{rank:05d}.parquet")
         if not os.path.exists(path):
             return
-        decisions = (
-            pl.scan_parquet(os.path.join(self.decisions_dir, DECISIONS_FILE))
-            .filter(pl.col("shard") == rank)
-            .select("row", "reason", "kept_id", "cluster_size")
-            .collect()
-        )
+        decisions = pl.read_parquet(decisions_file(self.decisions_dir, rank), columns=["row", "reason", "detail", "cluster_size"])
         outputs = {
             "data": ShardFile(os.path.join(self.out_dir, "data", f"{rank:05d}.parquet"), schemas.CORPUS),
             "excluded": ShardFile(os.path.join(self.out_dir, "excluded", f"dedup-{rank:05d}.parquet"), schemas.EXCLUDED),
@@ -186,7 +112,7 @@ class ApplyDedup(PipelineStep):
                 kept = rows.filter(pl.col("reason").is_null()).with_columns(
                     pl.col("cluster_size").fill_null(1).cast(pl.Int32).alias("minhash_cluster_size")
                 )
-                dropped = rows.filter(pl.col("reason").is_not_null()).with_columns(pl.col("kept_id").alias("detail"))
+                dropped = rows.filter(pl.col("reason").is_not_null())
                 outputs["data"].write(kept)
                 outputs["excluded"].write(dropped)
             for output in outputs.values():
@@ -294,4 +220,4 @@ class InstructionDedup(PipelineStep):
                 os.remove(path)  # a rerun that now writes nothing there
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        _atomic_write(table, path)
+        write_parquet_atomic(table, path)

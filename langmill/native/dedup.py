@@ -23,7 +23,7 @@ import numpy as np
 
 from langmill.native._abi import _U32_MAX, _U64_MAX, _buffers, _check, _check_int, _text_chunks, _threads, ffi, lib
 
-__all__ = ["MinhashResult", "cluster", "minhash", "minhash_signatures", "xxh64"]
+__all__ = ["MinhashResult", "cluster", "minhash", "minhash_signatures", "union_edges", "union_roots", "xxh64"]
 
 
 @dataclass
@@ -151,6 +151,39 @@ def cluster(band_keys: np.ndarray, active: np.ndarray | None = None, *, threads:
     code = lib.lm_cluster(keys_ptr, act_ptr, n, bands, threads, ffi.cast("uint32_t *", roots.ctypes.data))
     _check(code, "lm_cluster")
     return roots
+
+
+def _forest(parent: np.ndarray) -> int:
+    if not (isinstance(parent, np.ndarray) and parent.dtype == np.uint32 and parent.ndim == 1 and parent.flags.c_contiguous and parent.flags.writeable):
+        raise TypeError("parent must be a writable, contiguous 1-D uint32 numpy array (start with np.arange(n, dtype=np.uint32))")
+    return len(parent)
+
+
+def union_edges(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Adds the edges a[i]-b[i] (node indices < len(parent)) to the union-find forest `parent`,
+    in place. Call it once per batch of edges: only the forest (4 bytes per node) stays in memory.
+    Roots are always the smallest node of their set; `union_roots` gives every node its root."""
+    n = _forest(parent)
+    a = np.ascontiguousarray(a, dtype=np.uint32) if np.asarray(a).dtype != np.uint32 else np.ascontiguousarray(a)
+    b = np.ascontiguousarray(b, dtype=np.uint32) if np.asarray(b).dtype != np.uint32 else np.ascontiguousarray(b)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a and b must be 1-D arrays of one length, got shapes {a.shape} and {b.shape}")
+    m = len(a)
+    if m == 0:
+        return
+    code = lib.lm_union_edges(ffi.cast("uint32_t *", parent.ctypes.data), n, ffi.cast("uint32_t *", a.ctypes.data),
+                              ffi.cast("uint32_t *", b.ctypes.data), m)
+    if code == -2:
+        raise ValueError(f"union_edges: an edge endpoint is not a node index (< {n})")
+    _check(code, "lm_union_edges")
+
+
+def union_roots(parent: np.ndarray) -> np.ndarray:
+    """Rewrites the forest in place so that parent[i] is the smallest node of i's set; returns it."""
+    n = _forest(parent)
+    if n:
+        _check(lib.lm_union_roots(ffi.cast("uint32_t *", parent.ctypes.data), n), "lm_union_roots")
+    return parent
 
 
 def xxh64(data: bytes, seed: int = 0) -> int:
