@@ -196,9 +196,9 @@ def _profile_lines(chosen) -> list[str]:
 @click.option("--print-config", is_flag=True, help="Print the settings for --lang (defaults merged with --profile and --config) and exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Tasks run in parallel.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks the input is split into (by file, or within files when there are fewer files than tasks). [default: --workers]")
-@click.option("--dedup-tasks", type=click.IntRange(1, 4096),
+@click.option("--dedup-tasks", type=click.IntRange(1, 4096), metavar="K",
               help="Buckets the dedup keys are split into, one task each: a task holds about 1/K of the keys. [default: 1 per 4 GB of input]")
-@click.option("--dedup-against", "dedup_against", multiple=True, type=click.Path(file_okay=False),
+@click.option("--dedup-against", "dedup_against", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
               help="An earlier `langmill corpus` output (repeatable): drop documents that duplicate it, from its stored keys (OUT/dedup/), "
                    "without reading its text; the corpora it was itself deduplicated against count too.")
 @click.option("--executor", type=click.Choice(["local", "slurm", "ray"]), default="local", help="datatrove executor; slurm/ray options come from the executor section of --config.")
@@ -846,5 +846,8 @@ if __name__ == "__main__":  # python -m langmill.cli: the imported module is the
     from langmill.cli import main as langmill_main
 
     langmill_main()
-else:
+elif __name__ != "__mp_main__":
+    # Not in a forkserver/spawn worker of `python -m langmill.cli`, which runs this file again as
+    # __mp_main__: there the command modules' `import langmill.cli` would come back here half-made
+    # (a circular import), the worker would die, and datatrove's pool would wait for it forever.
     _add_eval_commands()
