@@ -133,6 +133,34 @@ pub fn cluster(keys: &[u64], active: Option<&[u8]>, n: usize, n_bands: usize, n_
     }
 }
 
+/// The key of a row that holds a whole-text hash (see `group_edges`).
+pub const WHOLE_TEXT: u8 = 255;
+
+/// Duplicate edges of one dedup bucket. Rows are (band, key, node); rows with equal (band, key)
+/// form a group, and every member but the group's smallest node gets an edge to that node. Writes
+/// the edges to `from`/`to` (at most n of them) and, per edge, whether its group is a whole-text
+/// hash (`band == WHOLE_TEXT`: an exact copy) to `exact`; returns the number written. Sorting a
+/// u32 index (4 bytes per row) rather than the rows keeps a bucket's memory near its input size.
+pub fn group_edges(band: &[u8], key: &[u64], node: &[i64], from: &mut [i64], to: &mut [i64], exact: &mut [u8]) -> usize {
+    let n = band.len();
+    let mut index: Vec<u32> = (0..n as u32).collect();
+    index.sort_unstable_by_key(|&i| (band[i as usize], key[i as usize], node[i as usize]));
+    let mut written = 0;
+    let mut first = 0usize;
+    for pos in 1..n {
+        let (a, b) = (index[first] as usize, index[pos] as usize);
+        if band[a] == band[b] && key[a] == key[b] {
+            from[written] = node[b];
+            to[written] = node[a];
+            exact[written] = (band[a] == WHOLE_TEXT) as u8;
+            written += 1;
+        } else {
+            first = pos;
+        }
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +188,18 @@ mod tests {
         flatten(&mut parent);
         assert_eq!(parent, [0, 0, 2, 0, 2]);
         assert!(!union_edges(&mut parent, &[5], &[0]));
+    }
+
+    #[test]
+    fn groups_point_at_their_smallest_node() {
+        // band 0 key 7: nodes 30, 10, 20 -> 30->10, 20->10; band 1 key 7 is another group;
+        // whole-text key 7: 50 -> 40, exact.
+        let band = [0u8, 0, 1, 0, WHOLE_TEXT, WHOLE_TEXT];
+        let key = [7u64, 7, 7, 7, 7, 7];
+        let node = [30i64, 10, 30, 20, 50, 40];
+        let (mut from, mut to, mut exact) = ([0i64; 6], [0i64; 6], [0u8; 6]);
+        let m = group_edges(&band, &key, &node, &mut from, &mut to, &mut exact);
+        assert_eq!(m, 3);
+        assert_eq!((&from[..3], &to[..3], &exact[..3]), (&[20i64, 30, 50][..], &[10i64, 10, 40][..], &[0u8, 0, 1][..]));
     }
 }

@@ -204,6 +204,37 @@ pub unsafe extern "C" fn lm_union_edges(parent: *mut u32, n: usize, a: *const u3
     })
 }
 
+/// The duplicate edges of one dedup bucket's `n` key rows (`band`, `key`, `node`; see
+/// `cluster::group_edges`) into `out_from`, `out_to` and `out_exact` (room for n each); the number
+/// of edges goes to `out_count`. LM_ERR_OVERFLOW when n does not fit a u32 index.
+///
+/// # Safety
+/// The inputs must be valid for n items each, the outputs for n items each, `out_count` for one.
+#[no_mangle]
+pub unsafe extern "C" fn lm_group_edges(
+    band: *const u8,
+    key: *const u64,
+    node: *const i64,
+    n: usize,
+    out_from: *mut i64,
+    out_to: *mut i64,
+    out_exact: *mut u8,
+    out_count: *mut usize,
+) -> i32 {
+    guarded(|| {
+        if n > u32::MAX as usize {
+            return Err(LM_ERR_OVERFLOW);
+        }
+        if out_count.is_null() {
+            return Err(LM_ERR_NULL);
+        }
+        let (band, key, node) = (in_slice(band, n)?, in_slice(key, n)?, in_slice(node, n)?);
+        let (from, to, exact) = (out_slice(out_from, n)?, out_slice(out_to, n)?, out_slice(out_exact, n)?);
+        *out_count = cluster::group_edges(band, key, node, from, to, exact);
+        Ok(())
+    })
+}
+
 /// Rewrites the forest of `lm_union_edges` so that parent[i] is i's root (the smallest node of
 /// its set). LM_ERR_PARAM when a parent is >= n.
 ///

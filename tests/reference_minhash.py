@@ -185,3 +185,12 @@ def union_edges(n: int, edges: list[tuple[int, int]]) -> list[int]:
             for x in merged:
                 component[x] = merged
     return [min(component[i]) for i in range(n)]
+
+
+def group_edges(band: list[int], key: list[int], node: list[int]) -> list[tuple[int, int, bool]]:
+    """Rows with equal (band, key) form a group: an edge from every member but the group's smallest
+    node to that node, marked exact for whole-text groups (band 255); sorted."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for b, k, n in zip(band, key, node):
+        groups.setdefault((b, k), []).append(n)
+    return sorted((n, min(members), b == 255) for (b, _), members in groups.items() for n in members if n != min(members))

@@ -326,6 +326,18 @@ def test_union_find_over_edges_in_batches_matches_the_reference():
         native.union_edges(np.arange(3), [0], [1])
 
 
+def test_bucket_edges_match_the_reference():
+    rng = np.random.default_rng(5)
+    n = 5_000
+    band = rng.choice(np.array([0, 1, 2, 255], np.uint8), n)
+    key = rng.integers(-(2**63), 2**63 - 1, 300, dtype=np.int64)[rng.integers(0, 300, n)]  # full 64-bit keys, shared
+    node = rng.permutation(10 * n)[:n].astype(np.int64) | (1 << 57) * rng.integers(0, 2, n)  # two generations
+    start, to, exact = native.group_edges(band, key, node)
+    got = sorted(zip(start.tolist(), to.tolist(), exact.tolist()))
+    assert got == ref.group_edges(band.tolist(), key.tolist(), node.tolist()) and 0 < exact.sum() < len(got)
+    assert [len(a) for a in native.group_edges(np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64))] == [0, 0, 0]
+
+
 def test_native_errors_become_python_exceptions():
     # Arrow does not validate offsets in from_buffers; Rust must reject them, not crash.
     offsets = np.array([0, 5, 3], dtype=np.int64)

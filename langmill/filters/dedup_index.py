@@ -235,32 +235,24 @@ class DedupKeys(PipelineStep):
 # --- buckets stage: edges -----------------------------------------------------------------------------
 
 
-def _read_keys(paths: list[str], generation: int, bucket: int, buckets: int, filtered: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(band, key, node) of the key rows in `paths` that belong to `bucket`."""
-    bands, keys, nodes = [np.zeros(0, np.uint8)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for path in paths:
+def _read_keys(sources: list[tuple[str, int, bool]], bucket: int, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(band, key, node) of the key rows of `bucket` in every (path, generation, filtered) source,
+    read file by file into arrays allocated once (filtered sources are partitioned otherwise)."""
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path, _, _ in sources)
+    band, key, node = np.empty(total, np.uint8), np.empty(total, np.int64), np.empty(total, np.int64)
+    at = 0
+    for path, generation, filtered in sources:
         table = pq.read_table(path, columns=["band", "key", "order"])
-        band, key = table.column("band").to_numpy(), table.column("key").to_numpy()
-        node = table.column("order").to_numpy().astype(np.int64) | (generation << ORDER_BITS)
+        b, k, o = (table.column(c).to_numpy() for c in ("band", "key", "order"))
         if filtered:
-            mine = bucket_of(band, key, buckets) == bucket
-            band, key, node = band[mine], key[mine], node[mine]
-        bands.append(band), keys.append(key), nodes.append(node)
-    return np.concatenate(bands), np.concatenate(keys), np.concatenate(nodes)
-
-
-def _first_of_groups(group_keys: list[np.ndarray], node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For rows grouped by equal `group_keys`, edges (member, first member by node) for every
-    member but the first."""
-    if len(node) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort((node, *reversed(group_keys)))
-    sorted_keys = [k[order] for k in group_keys]
-    starts = np.ones(len(node), bool)
-    starts[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in sorted_keys])
-    first = node[order][np.flatnonzero(starts)][np.cumsum(starts) - 1]
-    members = node[order]
-    return members[~starts], first[~starts]
+            mine = bucket_of(b, k, buckets) == bucket
+            b, k, o = b[mine], k[mine], o[mine]
+        m = len(b)
+        band[at : at + m], key[at : at + m] = b, k
+        np.bitwise_or(o.view(np.int64), generation << ORDER_BITS, out=node[at : at + m])
+        at += m
+        del table, b, k, o
+    return band[:at], key[:at], node[:at]
 
 
 def _forest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,9 +273,8 @@ def bucket_edges(band: np.ndarray, key: np.ndarray, node: np.ndarray, first_new_
     hash) and near (a forest over shared band keys). Nodes below `first_new_node` belong to earlier
     corpora: edges among them are reduced apart from the rest and marked `earlier`, so that the
     clusters task can tell which earlier documents only this run's documents join."""
-    whole = band == WHOLE_TEXT
-    exact_from, exact_to = _first_of_groups([key[whole]], node[whole])
-    near_from, near_to = _first_of_groups([band[~whole], key[~whole]], node[~whole])
+    start, to, exact = native.group_edges(band, key, node)  # every member -> its group's first member (Rust)
+    exact_from, exact_to, near_from, near_to = start[exact], to[exact], start[~exact], to[~exact]
     earlier = (near_from < first_new_node) & (near_to < first_new_node)
     forests = [_forest(near_from[earlier], near_to[earlier]), _forest(near_from[~earlier], near_to[~earlier])]
     parts = [(exact_from, exact_to, True, (exact_from < first_new_node) & (exact_to < first_new_node))]
@@ -307,13 +298,13 @@ class BucketEdges(PipelineStep):
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         with self.track_time():
-            parts = []
+            sources = []
             for generation, folder in enumerate(self.previous):
                 paths, filtered = DedupIndex.read(folder).key_files(rank, self.buckets)
-                parts.append(_read_keys(paths, generation, rank, self.buckets, filtered))
+                sources += [(path, generation, filtered) for path in paths]
             mine = sorted(glob.glob(os.path.join(self.keys_dir, f"{rank:05d}", "*.parquet")))
-            parts.append(_read_keys(mine, len(self.previous), rank, self.buckets, filtered=False))
-            band, key, node = (np.concatenate(column) for column in zip(*parts))
+            sources += [(path, len(self.previous), False) for path in mine]
+            band, key, node = _read_keys(sources, rank, self.buckets)
             edges = bucket_edges(band, key, node, first_new_node=len(self.previous) << ORDER_BITS)
             write_parquet_atomic(edges, os.path.join(self.edges_dir, f"{rank:05d}.parquet"))
         self.stat_update("key_rows", value=len(node))

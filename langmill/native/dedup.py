@@ -23,7 +23,7 @@ import numpy as np
 
 from langmill.native._abi import _U32_MAX, _U64_MAX, _buffers, _check, _check_int, _text_chunks, _threads, ffi, lib
 
-__all__ = ["MinhashResult", "cluster", "minhash", "minhash_signatures", "union_edges", "union_roots", "xxh64"]
+__all__ = ["MinhashResult", "cluster", "minhash", "minhash_signatures", "group_edges", "union_edges", "union_roots", "xxh64"]
 
 
 @dataclass
@@ -176,6 +176,30 @@ def union_edges(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
     if code == -2:
         raise ValueError(f"union_edges: an edge endpoint is not a node index (< {n})")
     _check(code, "lm_union_edges")
+
+
+def group_edges(band: np.ndarray, key: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The duplicate edges of one dedup bucket: rows with equal (band, key) form a group, and each
+    member but the group's smallest node gets an edge (from, to) to it; `exact` marks edges of
+    whole-text groups (band 255). Sorts a 4-byte index, not the rows."""
+    band = np.ascontiguousarray(band, dtype=np.uint8)
+    key = np.ascontiguousarray(np.asarray(key).view(np.uint64) if np.asarray(key).dtype == np.int64 else key, dtype=np.uint64)
+    node = np.ascontiguousarray(node, dtype=np.int64)
+    n = len(band)
+    if not (band.ndim == key.ndim == node.ndim == 1 and len(key) == len(node) == n):
+        raise ValueError(f"band, key and node must be 1-D arrays of one length, got {band.shape}, {key.shape}, {node.shape}")
+    if n > _U32_MAX:
+        raise ValueError(f"at most {_U32_MAX} key rows per bucket, got {n}: use more buckets")
+    out_from, out_to, out_exact = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8)
+    if n == 0:
+        return out_from, out_to, out_exact.astype(bool)
+    count = ffi.new("uintptr_t *")  # usize in the C header
+    ptr = lambda ctype, a: ffi.cast(ctype, a.ctypes.data)  # noqa: E731
+    code = lib.lm_group_edges(ptr("uint8_t *", band), ptr("uint64_t *", key), ptr("int64_t *", node), n,
+                              ptr("int64_t *", out_from), ptr("int64_t *", out_to), ptr("uint8_t *", out_exact), count)
+    _check(code, "lm_group_edges")
+    m = int(count[0])
+    return out_from[:m].copy(), out_to[:m].copy(), out_exact[:m].astype(bool)
 
 
 def union_roots(parent: np.ndarray) -> np.ndarray:
