@@ -267,7 +267,7 @@ class Accounting:
 # --- datatrove's per-task stats ----------------------------------------------------------------------
 
 
-def _stat_total(value) -> float:
+def stat_total(value) -> float:
     return value.get("total", 0) if isinstance(value, dict) else value
 
 
@@ -278,9 +278,9 @@ def task_stats(logging_dir: str) -> dict[str, dict]:
         with open(path) as f:
             for step in json.load(f):
                 entry = merged.setdefault(step["name"], {"time_s": 0.0})
-                entry["time_s"] += _stat_total(step.get("time_stats", {}))
+                entry["time_s"] += stat_total(step.get("time_stats", {}))
                 for key, value in step.get("stats", {}).items():
-                    entry[key] = entry.get(key, 0) + _stat_total(value)
+                    entry[key] = entry.get(key, 0) + stat_total(value)
     return merged
 
 

@@ -86,11 +86,14 @@ class ApplyDedup(PipelineStep):
     name = "✂️ Apply dedup"
     type = "🫂 - DEDUP"
 
-    def __init__(self, stage_dir: str, decisions_dir: str, out_dir: str):
+    def __init__(self, stage_dir: str, decisions_dir: str, out_dir: str, length_bins: list[int] | None = None):
         super().__init__()
         self.stage_dir = stage_dir
         self.decisions_dir = decisions_dir
         self.out_dir = out_dir
+        # Kept characters and bytes, and a histogram of kept lengths (chars_bin_<lower edge>), counted
+        # here where the texts are in memory anyway: the report then reads no text.
+        self.length_bins = list(length_bins or [0])
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         path = os.path.join(self.stage_dir, f"{rank:05d}.parquet")
@@ -115,12 +118,24 @@ class ApplyDedup(PipelineStep):
                 dropped = rows.filter(pl.col("reason").is_not_null())
                 outputs["data"].write(kept)
                 outputs["excluded"].write(dropped)
+                self._count_lengths(kept.get_column("text"))
             for output in outputs.values():
                 output.close()
         self.stat_update("kept", value=outputs["data"].rows)
+        for lower in self.length_bins:  # every bin, zero or not, so that the report's stats add up
+            self.stat_update(f"chars_bin_{lower}", value=0)
         self.stat_update("dropped", value=outputs["excluded"].rows)
         return
         yield
+
+    def _count_lengths(self, text: pl.Series) -> None:
+        chars = text.str.len_chars().fill_null(0).to_numpy()
+        self.stat_update("kept_chars", value=int(chars.sum()))
+        self.stat_update("kept_bytes", value=int(text.str.len_bytes().fill_null(0).sum()))
+        counts = np.bincount(np.searchsorted(self.length_bins, chars, side="right") - 1, minlength=len(self.length_bins))
+        for lower, count in zip(self.length_bins, counts.tolist()):
+            if count:
+                self.stat_update(f"chars_bin_{lower}", value=count)
 
 
 # --- generated instructions (langmill magpie, langmill synth) ---------------------------------------------

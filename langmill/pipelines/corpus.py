@@ -23,8 +23,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from langmill import schemas
 from langmill.config import CorpusSettings
@@ -38,7 +36,7 @@ from langmill.filters.quality import QUALITY_FILTERS, build_quality_filters
 from langmill.languages import canonical_lang
 from langmill.readers import InputReader
 from langmill.report import bars, html_table
-from langmill.run import Accounting, RunFolder, StageReport, WriteReport, step_stats
+from langmill.run import Accounting, RunFolder, StageReport, WriteReport, stat_total, step_stats
 from langmill.shards import excluded_writer, staged_writer
 
 STAGES = ("filter", "buckets", "clusters", "apply", "report")
@@ -115,7 +113,7 @@ def stage_pipelines(job: CorpusJob) -> dict[str, tuple[list, int]]:
         "filter": (filter_pipeline(job), job.tasks),
         "buckets": ([BucketEdges(job.dedup_index.keys_dir, edges, job.dedup_tasks, job.dedup_against)], job.dedup_tasks),
         "clusters": ([ClusterEdges(edges, staged, decisions, job.dedup_against)], 1),
-        "apply": ([ApplyDedup(staged, decisions, job.out)], job.tasks),
+        "apply": ([ApplyDedup(staged, decisions, job.out, length_bins=LENGTH_BINS)], job.tasks),
         "report": ([WriteReport(job.out, "corpus", REASONS, STAGES, f"langmill corpus report — {job.lang}", job_info(job), extra=corpus_report,
                                 schemas={"data": schemas.CORPUS, "excluded": schemas.EXCLUDED})], 1),
     }
@@ -130,18 +128,10 @@ def job_info(job: CorpusJob) -> dict:
 # --- report ------------------------------------------------------------------------------------------
 
 
-def _per_row(folder: str, schema, columns: list[str]) -> pl.DataFrame:
-    """`columns` of every shard in `folder` plus each text's length in characters and bytes; read in
-    small batches, so the texts are never all in memory."""
-    parts = [pl.from_arrow(schema.empty_table().select(columns)).with_columns(chars=pl.lit(0, pl.Int64), bytes=pl.lit(0, pl.Int64))]
-    for path in sorted(glob.glob(os.path.join(folder, "*.parquet"))):
-        for table in pq.ParquetFile(path).iter_batches(batch_size=2048, columns=[*columns, "text"]):
-            text = table.column("text")
-            parts.append(pl.from_arrow(table.select(columns)).with_columns(
-                chars=pl.Series(pc.utf8_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
-                bytes=pl.Series(pc.binary_length(text).to_numpy(zero_copy_only=False), dtype=pl.Int64),
-            ))
-    return pl.concat(parts)
+def _columns(folder: str, schema, columns: list[str]) -> pl.DataFrame:
+    """`columns` (never the text) of every shard in `folder`."""
+    paths = sorted(glob.glob(os.path.join(folder, "*.parquet")))
+    return pl.concat([pl.from_arrow(schema.empty_table().select(columns))] + [pl.read_parquet(p, columns=columns) for p in paths], how="vertical_relaxed")
 
 
 def _dedup_summary(out: str) -> dict:
@@ -155,8 +145,10 @@ def _dedup_summary(out: str) -> dict:
 
 def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageReport:
     """What only the corpus knows: the funnel, languages seen, lengths, PII, foreign and C4 lines, clusters."""
-    kept = _per_row(run.data, schemas.CORPUS, ["lang", "minhash_cluster_size"])
-    excluded = _per_row(run.excluded, schemas.EXCLUDED, ["lang"])
+    # Lengths come from the apply tasks' stats (they had the texts in memory): the report reads no text.
+    kept = _columns(run.data, schemas.CORPUS, ["lang", "minhash_cluster_size"])
+    excluded = _columns(run.excluded, schemas.EXCLUDED, ["lang"])
+    applied = step_stats(steps["apply"], "Apply dedup")
     funnel, remaining = [], counts.rows_in
     for reason, dropped in counts.excluded_by_reason.items():
         funnel.append({"step": reason, "in": remaining, "dropped": dropped, "out": remaining - dropped})
@@ -164,8 +156,7 @@ def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageRepor
     # Languages of every document that reached language ID (kept rows and rows dropped after it).
     seen = pl.concat([kept.select("lang"), excluded.select("lang")]).drop_nulls()
     languages = dict(sorted(seen.group_by("lang").len().iter_rows(), key=lambda kv: -kv[1]))
-    chars = kept.get_column("chars")
-    hist = [int(((chars >= lo) & (chars < hi)).sum()) for lo, hi in zip(LENGTH_BINS, LENGTH_BINS[1:] + [float("inf")])]
+    hist = [int(stat_total(applied.get(f"chars_bin_{lo}", 0))) for lo in LENGTH_BINS]
     clusters = kept.filter(pl.col("minhash_cluster_size") > 1)
     filters = steps["filter"]
     reader, pii, c4 = step_stats(filters, "READER"), step_stats(filters, "PII"), step_stats(filters, "c4")
@@ -173,8 +164,8 @@ def corpus_report(run: RunFolder, counts: Accounting, steps: dict) -> StageRepor
     stats = {
         "funnel": funnel,
         "chars_in": int(reader.get("doc_len", 0)),
-        "kept_chars": int(chars.sum()),
-        "kept_bytes_utf8": int(kept.get_column("bytes").sum()),
+        "kept_chars": int(stat_total(applied.get("kept_chars", 0))),
+        "kept_bytes_utf8": int(stat_total(applied.get("kept_bytes", 0))),
         "languages_seen": languages,
         "pii_masked": {"email": int(pii.get("pii_email", 0)), "ip": int(pii.get("pii_ip", 0))},
         "c4_lines_removed": int(c4.get("lines_removed", 0)),
