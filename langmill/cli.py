@@ -143,8 +143,9 @@ def _finish(run, executor: str, started: float, extra=None) -> None:
     not add up fails here with one line."""
     from langmill.run import RunError, summary_lines
 
-    if executor == "slurm":
-        click.echo(f"Submitted to Slurm; outputs appear in {run.path} when the jobs finish.")
+    if executor == "slurm" and not os.path.exists(os.path.join(run.path, "stats.json")):
+        click.echo(f"Submitted to Slurm; the output appears in {run.path} when the jobs finish (stats.json last); "
+                   "the same command again then prints the summary, or resumes what did not finish.")
         return
     try:
         click.echo("\n".join(summary_lines(run, time.monotonic() - started, extra)))

@@ -106,15 +106,18 @@ class DedupSettings:
 
 
 def _slurm_defaults() -> dict:
-    return {"partition": None, "time": "24:00:00", "cpus_per_task": 1, "mem_per_cpu_gb": 2, "qos": "normal", "sbatch_args": {}, "venv_path": None}
+    return {"partition": None, "time": "24:00:00", "cpus_per_task": 1, "mem_per_cpu_gb": 2, "qos": "normal", "sbatch_args": {}, "venv_path": None,
+            "stages": {}}
 
 
 @dataclass
 class ExecutorSettings:
-    """Options of datatrove's Slurm and Ray executors (--executor slurm|ray); `slurm.partition` is required for Slurm."""
+    """Options of datatrove's Slurm and Ray executors (--executor slurm|ray); `slurm.partition` is required for Slurm.
+    `stages` maps a stage name to options of its own (e.g. `clusters: {mem_per_cpu_gb: 16}`: the one
+    task that holds every document with a duplicate)."""
 
     slurm: dict = field(default_factory=_slurm_defaults)
-    ray: dict = field(default_factory=lambda: {"cpus_per_task": 1, "mem_per_cpu_gb": 2})
+    ray: dict = field(default_factory=lambda: {"cpus_per_task": 1, "mem_per_cpu_gb": 2, "stages": {}})
 
 
 QUALITY_SECTIONS = tuple(_packaged("quality.yaml"))  # gopher_quality, gopher_repetition, c4, fineweb_quality
@@ -351,7 +354,7 @@ def corpus_schema() -> Schema:
     sections = {name: dataclass_template(cls) for name, cls in _SECTIONS.items()}
     sections["executor"] = {kind: _executor_options(kind) | options for kind, options in sections["executor"].items()}
     return Schema(sections | quality_template(), CORPUS_RULES | QUALITY_RULES,
-                  QUALITY_FREE | {"executor.slurm.sbatch_args"}, (_dedup_bands_fit, _foreign_line_mode, _lid_backends, _alpha_ratio_of))
+                  QUALITY_FREE | {"executor.slurm.sbatch_args", "executor.slurm.stages", "executor.ray.stages"}, (_dedup_bands_fit, _foreign_line_mode, _lid_backends, _alpha_ratio_of))
 
 
 @lru_cache(maxsize=None)
