@@ -236,23 +236,27 @@ class DedupKeys(PipelineStep):
 
 
 def _read_keys(sources: list[tuple[str, int, bool]], bucket: int, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(band, key, node) of the key rows of `bucket` in every (path, generation, filtered) source,
-    read file by file into arrays allocated once (filtered sources are partitioned otherwise)."""
-    total = sum(pq.ParquetFile(path).metadata.num_rows for path, _, _ in sources)
+    """(band, key, node) of the key rows of `bucket` in every (path, generation, filtered) source:
+    files of this bucket are read into arrays allocated once; `filtered` files (an earlier corpus
+    partitioned into another number of buckets) are read whole and only this bucket's rows kept."""
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path, _, filtered in sources if not filtered)
     band, key, node = np.empty(total, np.uint8), np.empty(total, np.int64), np.empty(total, np.int64)
-    at = 0
+    at, picked = 0, [(band[:0], key[:0], node[:0])]
     for path, generation, filtered in sources:
         table = pq.read_table(path, columns=["band", "key", "order"])
         b, k, o = (table.column(c).to_numpy() for c in ("band", "key", "order"))
         if filtered:
             mine = bucket_of(b, k, buckets) == bucket
-            b, k, o = b[mine], k[mine], o[mine]
+            picked.append((b[mine], k[mine], o[mine].view(np.int64) | (generation << ORDER_BITS)))
+            continue
         m = len(b)
         band[at : at + m], key[at : at + m] = b, k
         np.bitwise_or(o.view(np.int64), generation << ORDER_BITS, out=node[at : at + m])
         at += m
         del table, b, k, o
-    return band[:at], key[:at], node[:at]
+    if len(picked) == 1:
+        return band, key, node
+    return tuple(np.concatenate([whole, *(p[i] for p in picked)]) for i, whole in enumerate((band, key, node)))
 
 
 def _forest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
