@@ -38,6 +38,18 @@ def run_langmill(*args: str, timeout: int = 600, env: dict | None = None) -> sub
     )
 
 
+def kill_langmill_when(marker: Path, *args: str, timeout: float = 300) -> None:
+    """Start `langmill ARGS...` and SIGKILL its whole process group as soon as `marker` exists
+    (or it exits, or `timeout` passes): a crash at a known point, for resume tests."""
+    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def read_out(out: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """(kept rows, excluded rows, stats.json) of a corpus output folder."""
     data_files = sorted((out / "data").glob("*.parquet"))

@@ -2,18 +2,13 @@
 
 import json
 import re
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import polars as pl
 import pytest
 
 import langmill
-from tests.conftest import REPO, SAMPLE_DIR, read_out, run_langmill, shared_data, write_jsonl
+from tests.conftest import SAMPLE_DIR, kill_langmill_when, read_out, run_langmill, shared_data, write_jsonl
 
 
 
@@ -156,14 +151,8 @@ def test_killed_run_resumes_to_the_same_output(tmp_path):
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", *map(str, args), "--out", str(out)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first_done = out / "logs" / "filter" / "completions" / "00000"
-    deadline = time.monotonic() + 120
-    while not first_done.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_langmill_when(first_done, *args, "--out", out, timeout=120)
     assert first_done.exists() and not (out / "logs" / "filter" / "completions" / "00007").exists(), "the kill came too late to test resuming"
 
     resumed = run_langmill(*args, "--out", out)

@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import read_out, run_langmill, shared_data, write_jsonl
+from tests.conftest import kill_langmill_when, read_out, run_langmill, shared_data, write_jsonl
 
 
 def finnish_documents() -> list[dict]:
@@ -120,26 +120,11 @@ def test_dedup_against_errors_are_one_line(documents, tmp_path):
 
 
 def test_a_run_killed_in_the_buckets_stage_resumes_to_the_same_output(documents, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import REPO
-
     tmp, _, _ = documents
     args = [str(tmp / "1-old.jsonl"), str(tmp / "2-new.jsonl"), "--dedup-tasks", "64", "--tasks", "2"]
     corpus(*args, "--out", tmp_path / "ref")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "langmill.cli", "corpus", *args, "--lang", "fi", "--out", str(out)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    first_done = out / "logs" / "buckets" / "completions" / "00000"
-    deadline = time.monotonic() + 300
-    while not first_done.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.002)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_langmill_when(out / "logs" / "buckets" / "completions" / "00000", "corpus", *args, "--lang", "fi", "--out", out)
     done = len(list((out / "logs" / "buckets" / "completions").glob("*")))
     assert 0 < done < 64, f"the kill came at the wrong time to test resuming ({done} of 64 buckets tasks done)"
     corpus(*args, "--out", out)
