@@ -829,6 +829,7 @@ def prefs(inputs, lang, models, judge, samples, out, pair_mode, margin, pairwise
 
 def _add_eval_commands() -> None:
     # Their own modules (cli_eval.py, cli_train.py): cli.py stays one screen per command.
+    from langmill.cli_arena import arena_group
     from langmill.cli_calibrate import calibrate
     from langmill.cli_eval import eval_group
     from langmill.cli_publish import publish
@@ -841,6 +842,7 @@ def _add_eval_commands() -> None:
     main.add_command(run)
     main.add_command(tiny_model)
     main.add_command(calibrate)
+    main.add_command(arena_group)
 
 
 if __name__ == "__main__":  # python -m langmill.cli: the imported module is the one with every command

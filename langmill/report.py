@@ -101,20 +101,21 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
 """
 
 
-def interval_chart(rows: list[tuple[str, float | None, list | None]], top: float = 1.0, mark: float | None = 0.5, width: int = 420) -> str:
-    """Values with 95 % intervals as inline SVG: a dot per row on a 0..`top` axis, a whisker for its
-    interval, and a dashed line at `mark` (0.5: a win rate no better than the other side's)."""
+def interval_chart(rows: list[tuple[str, float | None, list | None]], top: float = 1.0, mark: float | None = 0.5, width: int = 420,
+                   low: float = 0.0, digits: int = 3) -> str:
+    """Values with 95 % intervals as inline SVG: a dot per row on a `low`..`top` axis, a whisker for
+    its interval, and a dashed line at `mark` (0.5: a win rate no better than the other side's)."""
     if not rows:
         return "<p><em>nothing to show</em></p>"
     row, label_w, height = 24, 190, 24 * len(rows) + 24
 
     def x(v: float) -> float:
-        return label_w + width * max(0.0, min(v, top)) / top
+        return label_w + width * (max(low, min(v, top)) - low) / (top - low)
 
     parts = [f'<svg width="{label_w + width + 150}" height="{height}" role="img" xmlns="http://www.w3.org/2000/svg">']
     if mark is not None:
         parts.append(f'<line x1="{x(mark)}" y1="0" x2="{x(mark)}" y2="{height - 18}" stroke="#999" stroke-dasharray="4 3"/>')
-    for tick in (0, top / 2, top):
+    for tick in (low, (low + top) / 2, top):
         parts.append(f'<text x="{x(tick)}" y="{height - 4}" text-anchor="middle" font-size="11">{tick:g}</text>')
     for i, (label, value, interval) in enumerate(rows):
         y = i * row + 14
@@ -122,7 +123,7 @@ def interval_chart(rows: list[tuple[str, float | None, list | None]], top: float
         if interval:
             parts.append(f'<line x1="{x(interval[0])}" y1="{y}" x2="{x(interval[1])}" y2="{y}" stroke="#3b7dd8" stroke-width="2"/>')
         if value is not None:
-            shown = f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+            shown = f"{value:.{digits}f}" + (f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else "")
             parts.append(f'<circle cx="{x(value)}" cy="{y}" r="5" fill="#3b7dd8"/>')
             parts.append(f'<text x="{label_w + width + 8}" y="{y + 4}" font-size="12">{shown}</text>')
     parts.append("</svg>")

@@ -200,3 +200,29 @@ MTBENCH_GRADE = pa.schema(
      ("model", pa.string()), ("answer", pa.string()), ("answer_lang", pa.string()), ("in_lang", pa.bool_()), ("reference_used", pa.bool_()),
      ("judge_model", pa.string()), ("source", pa.string())]
 )
+
+# One vote of `langmill arena` as exported (votes.csv / votes.parquet): what was shown, in which
+# order, and what the participant chose ("left", "right", "tie", "both_bad"); `winner` is the
+# preferred model, or "tie" / "both_bad".
+ARENA_VOTE = pa.schema(
+    [("vote_id", pa.int64()), ("voted_at", pa.string()), ("seconds", pa.float64()), ("participant", pa.string()), ("prompt_id", pa.string()),
+     ("category", pa.string()), ("left_model", pa.string()), ("right_model", pa.string()), ("left_answer_id", pa.int64()),
+     ("right_answer_id", pa.int64()), ("choice", pa.string()), ("winner", pa.string()), ("reason", pa.string())]
+)
+
+_ARENA_COUNTS = [("votes", pa.int32()), ("ties", pa.int32()), ("both_bad", pa.int32()), ("category", pa.string()), ("lang", pa.string())]
+
+# A pair people preferred one answer of (`langmill arena results`: TRL conversational preference
+# rows); `agreement` is the share of the pair's votes that chose `chosen`.
+ARENA_PREFERENCE = pa.schema(
+    [("id", pa.string())] + [(name, MESSAGES) for name in ("prompt", "chosen", "rejected")]
+    + [("chosen_model", pa.string()), ("rejected_model", pa.string()), ("chosen_votes", pa.int32()), ("rejected_votes", pa.int32()),
+       ("agreement", pa.float32())] + _ARENA_COUNTS
+)
+
+# A voted pair with no preference (ties, both bad, a split vote): both answers, counts and why.
+ARENA_EXCLUDED = pa.schema(
+    [("id", pa.string())] + [(name, MESSAGES) for name in ("prompt", "answer_a", "answer_b")]
+    + [("model_a", pa.string()), ("model_b", pa.string()), ("a_votes", pa.int32()), ("b_votes", pa.int32())] + _ARENA_COUNTS
+    + [("reason", pa.string()), ("detail", pa.string())]
+)

@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # Editable install: maturin compiles the Rust crate (offline, std only) and links it into langmill/.
-.venv/bin/python -m pip install --quiet --editable ".[dev,gen-cpu,train]"
+.venv/bin/python -m pip install --quiet --editable ".[dev,gen-cpu,train,arena]"
 
 # PyPI's torchvision/torchaudio/torchcodec builds break `import transformers` next to the CPU torch
 # wheel (see the Development section of README.md); whatever pulled them in, remove them.
