@@ -116,3 +116,23 @@ def server(tiny_model, tmp_path_factory):
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=60)
     log.close()
+
+
+# --- a real PostgreSQL server and a real headless browser (tests/servers.py) -----------------------
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """SQLAlchemy URL (psycopg v3) of an empty database on a PostgreSQL server started once per session."""
+    from servers import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(tmp_path_factory):
+    """A fresh headless Chromium (Selenium webdriver.Chrome, 1280x1000) per test: no state leaks."""
+    from servers import headless_chrome
+
+    with headless_chrome(tmp_path_factory.mktemp("browser")) as driver:
+        yield driver
