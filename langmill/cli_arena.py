@@ -1,6 +1,8 @@
 """`langmill arena serve|invite|status|pause|resume|results`: options -> langmill.arena (no logic of its own)."""
 
+import json
 import os
+import re
 import sys
 import time
 
@@ -53,9 +55,13 @@ def arena_group():
 @click.option("--rate-limit", type=click.IntRange(min=1), default=12, show_default=True, help="Votes per participant per minute; more get 429.")
 @click.option("--overlap", type=click.FloatRange(0, 1), default=0.1, show_default=True,
               help="Share of new pairs given to a second (third, ...) person, so that agreement between people can be measured.")
+@click.option("--criteria", metavar="NAME,NAME",
+              help="Optional questions besides the overall vote, each answered A / equal / B: language, content, or names of your own "
+                   "(their questions: criterion_NAME in --ui-file). The Latxa arena asked about language and content. [default: the "
+                   "campaign's, none at first]")
 @click.option("--plain-text", is_flag=True, help="Show answers as plain text instead of Markdown (raw HTML is never rendered).")
 @click.option("--secure-cookies", is_flag=True, help="Session cookies only over HTTPS (behind a TLS proxy).")
-def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, threads, ui_lang, ui_file, goal, rate_limit, overlap, plain_text, secure_cookies):
+def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, threads, ui_lang, ui_file, goal, rate_limit, overlap, criteria, plain_text, secure_cookies):
     """Serve the voting pages (and /admin) until Ctrl-C. The first start loads the answers into
     --db; a restart with the same --db goes on where the campaign was, and --answers with new
     models or prompts adds them (answers already shown cannot change).
@@ -90,6 +96,12 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
     counts = store.counts()
     if not counts["pairs"]:
         _fail(f"--db {redacted(store.url)} holds no campaign yet; give --answers A B ... and --lang")
+    if criteria is not None:
+        names = [c.strip() for c in criteria.split(",") if c.strip()]
+        bad = next((c for c in names if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", c)), None)
+        if bad:
+            _fail(f"--criteria: {bad!r} is not a name of lower-case letters, digits and _")
+        store.set_setting("criteria", json.dumps(names))
     try:
         shown_lang = ui_lang or (lang if lang in i18n.available() else "en")
         ui, missing = i18n.catalog(shown_lang, ui_file)
@@ -97,7 +109,7 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
         _fail(str(err))
     if missing:
         click.echo(f"warning: the interface translation leaves {len(missing)} text(s) in English: {', '.join(missing)}", err=True)
-    settings = ArenaSettings(goal=goal, rate_per_minute=rate_limit, overlap=overlap, markdown=not plain_text, secure_cookies=secure_cookies, ui=ui,
+    settings = ArenaSettings(goal=goal, rate_per_minute=rate_limit, overlap=overlap, criteria=store.criteria, markdown=not plain_text, secure_cookies=secure_cookies, ui=ui,
                              ui_lang=shown_lang if not ui_file else os.path.splitext(os.path.basename(ui_file))[0], lang=lang)
     progress = {"votes": counts["votes"]}
 
@@ -203,8 +215,6 @@ def results(db, out, judge_folders, rounds, seed, min_seconds):
         stats = write_results(store, out, judge_folders, rounds, seed, min_seconds)
     except (ResultsError, RunError) as err:
         _fail(str(err))
-    import json
-
     with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
         summary = json.load(f)
     people = f"{summary['participants']:,} participant" + ("" if summary["participants"] == 1 else "s")
@@ -217,7 +227,12 @@ def results(db, out, judge_folders, rounds, seed, min_seconds):
     agree = summary["human_agreement"]
     if agree["percent_agreement"] is not None:
         click.echo(f"people agree on {100 * agree['percent_agreement']:.1f} % of {agree['pairs_with_several_votes']:,} pairs judged by several")
-    judge = (summary.get("judge_agreement") or {}).get("by_category", {}).get("all")
+    judging = summary.get("judge_agreement") or {}
+    judge = judging.get("by_category", {}).get("all")
+    if judging and not judge:
+        voted = sorted({m for p in summary["model_pairs"] for m in (p["model_a"], p["model_b"])})
+        click.echo(f"warning: no vote is on a pair the judge judged: the judge compared {', '.join(judging['judged_models'])}; people "
+                   f"voted on {', '.join(voted)} (name the answer files alike, or rename with NAME=PATH in arena serve)", err=True)
     if judge and judge["agreement"] is not None:
         kappa = f", Cohen's kappa {judge['kappa']:.2f}" if judge["kappa"] is not None else ""
         click.echo(f"the judge agrees with people on {100 * judge['agreement']:.1f} % of {judge['votes']:,} votes{kappa}")

@@ -203,11 +203,12 @@ MTBENCH_GRADE = pa.schema(
 
 # One vote of `langmill arena` as exported (votes.csv / votes.parquet): what was shown, in which
 # order, and what the participant chose ("left", "right", "tie", "both_bad"); `winner` is the
-# preferred model, or "tie" / "both_bad".
+# preferred model, or "tie" / "both_bad"; `aspects` the answers to the campaign's --criteria
+# questions as JSON ({"language": "left", "content": "tie"}).
 ARENA_VOTE = pa.schema(
     [("vote_id", pa.int64()), ("voted_at", pa.string()), ("seconds", pa.float64()), ("participant", pa.string()), ("prompt_id", pa.string()),
      ("category", pa.string()), ("left_model", pa.string()), ("right_model", pa.string()), ("left_answer_id", pa.int64()),
-     ("right_answer_id", pa.int64()), ("choice", pa.string()), ("winner", pa.string()), ("reason", pa.string())]
+     ("right_answer_id", pa.int64()), ("choice", pa.string()), ("winner", pa.string()), ("aspects", pa.string()), ("reason", pa.string())]
 )
 
 _ARENA_COUNTS = [("votes", pa.int32()), ("ties", pa.int32()), ("both_bad", pa.int32()), ("category", pa.string()), ("lang", pa.string())]

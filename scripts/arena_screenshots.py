@@ -39,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="arena-shots-") as tmp:
         tmp = Path(tmp)
         db = tmp / "arena.sqlite"
-        server = ArenaServer([*mt_bench_args(), "--lang", "fi", "--db", db], log=tmp / "serve.log").start()
+        server = ArenaServer([*mt_bench_args(), "--lang", "fi", "--db", db, "--criteria", "language,content"], log=tmp / "serve.log").start()
         try:
             links = tmp / "links.csv"
             people = [Participant(link) for link in invite(db, 3, server.url, links)]

@@ -4,6 +4,7 @@ interface translations. The server, the browser, concurrency and crashes: test_a
 test_arena_server.py; the rating maths: test_arena_ratings.py."""
 
 import json
+import re
 import random
 
 import polars as pl
@@ -260,3 +261,50 @@ def test_overlap_gives_pairs_to_a_second_person_for_agreement(tmp_path):
     assert shared["krippendorff_alpha"] is None  # one label only: no disagreement to expect, alpha undefined
     loads = [p["votes"] for p in summary["model_pairs"]]
     assert max(loads) - min(loads) <= 1
+
+
+def test_criteria_questions_are_asked_stored_and_rated(tmp_path):
+    """--criteria language,content: the page asks them (in Finnish), votes store the answers, and
+    results rate each criterion on its own. The person here prefers, overall, the model whose name
+    sorts first, but the other one's language: the language ratings come out in reverse order."""
+    from langmill.arena.app import ArenaSettings, create_app
+    from langmill.arena.results import votes_table
+
+    answers, questions = _mt_bench()
+    store = Store(str(tmp_path / "arena.sqlite"))
+    store.load(read_campaign(answers, [questions]), "fi")
+    store.set_setting("criteria", json.dumps(["language", "content"]))
+    (_, token), = store.invite(1)
+    ui, _ = i18n.catalog("fi")
+    client = create_app(store, ArenaSettings(ui=ui, ui_lang="fi", criteria=store.criteria, rate_per_minute=1000)).test_client()
+    assert client.get(f"/join/{token}").status_code == 303
+    for k in range(12):
+        page = client.get("/vote").get_data(as_text=True)
+        assert "Kieli: oikeaa ja luontevaa" in page and "Sisältö: oikea, kattava ja hyödyllinen" in page
+        form = dict(re.findall(r'name="(csrf|assignment)" value="([^"]*)"', page))
+        shown = store.open_assignment(1)
+        first = "left" if shown.left_model < shown.right_model else "right"
+        other = "right" if first == "left" else "left"
+        if k == 0:  # an answer that is not A, equal or B is refused, and nothing is stored
+            assert client.post("/vote", data={**form, "choice": first, "aspect_language": "both_bad"}).status_code == 400
+        fields = {**form, "choice": first, "aspect_language": other, **({"aspect_content": "tie"} if k % 2 else {})}
+        assert client.post("/vote", data=fields).status_code == 303
+    rows = store.vote_rows()
+    assert len(rows) == 12 and sum("content" in r["aspects"] for r in rows) == 6
+    summary = summarise(rows, rounds=0)
+    overall = [r["model"] for r in summary["ratings"]]
+    language = summary["criteria"]["language"]
+    assert overall == sorted(overall)  # names sorting first won overall
+    assert sorted(language["ratings"], key=language["ratings"].get, reverse=True) == overall[::-1]
+    assert language["votes"] == 12 and language["same_as_overall"] == 0.0 and summary["criteria"]["content"]["votes"] == 6
+    exported = votes_table(store).to_pylist()
+    asked = [json.loads(r["aspects"]) for r in exported]
+    assert asked[0].keys() == {"language"} and asked[1].keys() == {"language", "content"} and asked[1]["content"] == "tie"
+    assert all((a["language"] == "left") == (r["choice"] == "right") for a, r in zip(asked, exported))  # always the other side
+
+
+def test_a_judge_of_other_models_is_named_in_a_warning(voted, tmp_path):
+    folder = _judge_folder(tmp_path, [("81", "writing", "my-model", "baseline", "a")])
+    done = run_langmill("arena", "results", "--db", voted.url.removeprefix("sqlite:///"), "--out", tmp_path / "out", "--judge", folder, "--bootstrap", "0")
+    assert done.returncode == 0, done.stderr
+    assert "warning: no vote is on a pair the judge judged: the judge compared baseline, my-model; people voted on" in done.stderr

@@ -20,12 +20,12 @@ import hmac
 import io
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
-from langmill.arena.store import CHOICES, MAX_REASON_CHARS, Store
+from langmill.arena.store import ASPECT_CHOICES, CHOICES, MAX_REASON_CHARS, Store
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -42,6 +42,7 @@ class ArenaSettings:
     lang: str = ""
     live_rounds: int = 200  # bootstrap rounds of the admin page's live ratings
     overlap: float = 0.1  # share of new pairs that others voted on already (agreement between people)
+    criteria: list[str] = field(default_factory=list)  # optional questions besides the overall vote ("language", "content")
 
 
 def _markdown():
@@ -74,7 +75,10 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
     def t(key: str, **values) -> str:
         return ui.get(key, key).format(**values) if values else ui.get(key, key)
 
-    app.jinja_env.globals.update(t=t, show=show, ui_lang=settings.ui_lang, choices=CHOICES)
+    def criterion(name: str) -> str:  # a criterion's question: its translation, else its name
+        return ui.get(f"criterion_{name}", name.replace("_", " "))
+
+    app.jinja_env.globals.update(t=t, show=show, criterion=criterion, ui_lang=settings.ui_lang, choices=CHOICES, aspect_choices=ASPECT_CHOICES)
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -133,7 +137,7 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
                 return page("seen_all")
         done = store.votes_of(pid)
         return render_template("vote.html", a=shown, done=done, goal=settings.goal, notice=notice, csrf=session.get("csrf"),
-                               max_reason=MAX_REASON_CHARS)
+                               max_reason=MAX_REASON_CHARS, criteria=settings.criteria)
 
     @app.post("/vote")
     def cast():
@@ -148,11 +152,12 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
             assignment = int(request.form.get("assignment", ""))
         except ValueError:
             abort(400)
-        if choice not in CHOICES or (reason and len(reason) > MAX_REASON_CHARS):
+        aspects = {name: request.form[f"aspect_{name}"] for name in settings.criteria if request.form.get(f"aspect_{name}")}
+        if choice not in CHOICES or (reason and len(reason) > MAX_REASON_CHARS) or any(v not in ASPECT_CHOICES for v in aspects.values()):
             abort(400)
         if store.votes_of(pid, since=time.time() - 60) >= settings.rate_per_minute:
             return page("rate_limited", 429)
-        result = store.vote(pid, assignment, choice, reason)
+        result = store.vote(pid, assignment, choice, reason, aspects)
         if result == "unknown":
             abort(400)
         if result == "stored" and on_vote is not None:

@@ -2,7 +2,8 @@
 
 English (en.yaml) is complete; template.yaml is what a translator fills in; fi.yaml is the
 example translation. A catalog may leave keys out (they are shown in English); it may not add
-unknown keys or change a text's {placeholders} (both are a one-line error naming the key).
+unknown keys (but for `criterion_<name>`: the question of a --criteria of one's own) or change a
+text's {placeholders} (both are a one-line error naming the key).
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def catalog(ui_lang: str = "en", path: str | None = None) -> tuple[dict[str, str
                                f"translate {os.path.join(LOCALES, 'template.yaml')} and pass --ui-file")
         path = os.path.join(LOCALES, f"{ui_lang}.yaml")
     found = _read(path)
-    unknown = sorted(set(found) - set(english))
+    unknown = sorted(k for k in set(found) - set(english) if not k.startswith("criterion_"))  # a criterion of one's own is welcome
     if unknown:
         raise CatalogError(f"{path}: unknown key {unknown[0]!r} (keys are those of template.yaml)")
     for key, text in found.items():
-        if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(english[key])):
+        if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(english.get(key, ""))):
             raise CatalogError(f"{path}: {key} must keep the placeholders of the English text: {english[key]!r}")
         try:
             list(string.Formatter().parse(text))

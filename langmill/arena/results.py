@@ -51,7 +51,7 @@ def votes_table(store) -> pa.Table:
     rows = [{"vote_id": r["id"], "voted_at": _iso(r["voted_at"]), "seconds": r["seconds"], "participant": r["participant"],
              "prompt_id": r["prompt_key"], "category": r["category"], "left_model": r["left_model"], "right_model": r["right_model"],
              "left_answer_id": r["left_answer"], "right_answer_id": r["right_answer"], "choice": r["choice"], "winner": winner(r),
-             "reason": r["reason"]} for r in store.vote_rows()]
+             "aspects": json.dumps(r["aspects"], ensure_ascii=False) if r["aspects"] else None, "reason": r["reason"]} for r in store.vote_rows()]
     return pa.Table.from_pylist(rows, schema=schemas.ARENA_VOTE)
 
 
@@ -158,9 +158,34 @@ def summarise(rows: list[dict], rounds: int = 1000, seed: int = 0, min_seconds: 
     shared = [u for u in units.values() if len(u) >= 2]
     out["human_agreement"] = {"pairs_with_several_votes": len(shared), "votes_on_them": sum(map(len, shared)),
                               "percent_agreement": ratings.percent_agreement(shared), "krippendorff_alpha": ratings.krippendorff_alpha(shared)}
+    out["criteria"] = criteria_summary(used)
     if judged is not None:
-        out["judge_agreement"] = {"judges": judges or [], "pairs_judged": len(judged), **{"by_category": judge_agreement(used, judged)}}
+        judged_models = sorted({m for _, a, b in judged for m in (a, b)})
+        out["judge_agreement"] = {"judges": judges or [], "pairs_judged": len(judged), "judged_models": judged_models,
+                                  "by_category": judge_agreement(used, judged)}
     return out
+
+
+def criteria_summary(used: list[dict]) -> dict:
+    """Per --criteria question: its votes, Bradley–Terry ratings (no intervals: the overall ratings
+    have them), how often it agrees with the overall vote, and agreement between people."""
+    found: dict[str, dict] = {}
+    for name in sorted({k for r in used for k in r.get("aspects") or {}}):
+        rows = [r for r in used if name in (r.get("aspects") or {})]
+        votes = [(r["left_model"], r["right_model"], OUTCOME[r["aspects"][name]]) for r in rows]
+        try:
+            bt = ratings.bradley_terry(votes)
+            problem = None
+        except ValueError as err:
+            bt, problem = {}, str(err)
+        same = sum(r["aspects"][name] == ("tie" if r["choice"] == "both_bad" else r["choice"]) for r in rows)
+        units: dict[tuple, list[str]] = defaultdict(list)
+        for r in rows:
+            units[pair_key(r["prompt_key"], r["left_model"], r["right_model"])].append(label({**r, "choice": r["aspects"][name]}))
+        shared = [u for u in units.values() if len(u) >= 2]
+        found[name] = {"votes": len(rows), "ratings": {m: v for m, v in bt.items() if v is not None}, "rating_problem": problem,
+                       "same_as_overall": same / len(rows), "percent_agreement": ratings.percent_agreement(shared)}
+    return found
 
 
 # --- HTML --------------------------------------------------------------------------------------------
@@ -229,6 +254,13 @@ def sections(summary: dict) -> list[tuple[str, str]]:
                 + matrix_chart(summary["win_matrix"], models)
                 + html_table(["model A", "model B", "votes", "A preferred", "B preferred", "tie", "both bad"],
                              [[p["model_a"], p["model_b"], p["votes"], p["a_wins"], p["b_wins"], p["ties"], p["both_bad"]] for p in summary["model_pairs"]])))
+    if summary.get("criteria"):
+        names = list(summary["criteria"])
+        table = html_table(["model", *names], [[m, *(f"{summary['criteria'][n]['ratings'][m]:.0f}" if m in summary["criteria"][n]["ratings"] else "—"
+                                                      for n in names)] for m in models])
+        counts = html_table(["question", "answers", "same as the overall vote", "agreement between people"],
+                            [[n, c["votes"], _pct(c["same_as_overall"]), _pct(c["percent_agreement"])] for n, c in summary["criteria"].items()])
+        out.append(("Ratings by criterion", "<p>Bradley–Terry ratings from the answers to each --criteria question (A / equal / B).</p>" + table + counts))
     people = summary["per_participant"]
     out.append(("Votes per participant", html_table(["participant", "votes", "median seconds per vote", "left chosen", "ties", "both bad", "with a reason"],
                                                     [[p["participant"], p["votes"], f"{p['median_seconds']:.1f}", p["left"], p["ties"], p["both_bad"], p["reasons"]]

@@ -8,7 +8,8 @@
     assignments   id, participant, pair, left/right answer (the order shown), shown_at
                   unique (participant, pair): nobody is shown the same pair twice
     votes         id, assignment (unique: a vote cannot be counted twice), participant, pair,
-                  prompt key, left/right answer ids and models, choice, reason, voted_at, seconds
+                  prompt key, left/right answer ids and models, choice, aspects (JSON: the answers
+                  to --criteria questions, e.g. {"language": "left"}), reason, voted_at, seconds
 
 Every write is one transaction: a server killed mid-vote has stored the vote or not, and the
 client's retry of the same form is either stored now or answered "already counted".
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 CHOICES = ("left", "right", "tie", "both_bad")
+ASPECT_CHOICES = ("left", "tie", "right")  # an answer to one of the campaign's --criteria questions
 OPEN_ASSIGNMENT_S = 3600  # a pair shown within the hour and not yet voted counts as a vote coming
 MAX_REASON_CHARS = 1000
 
@@ -59,7 +61,8 @@ votes = sa.Table(
     sa.Column("participant_id", sa.ForeignKey("participants.id"), nullable=False), sa.Column("pair_id", sa.ForeignKey("pairs.id"), nullable=False),
     sa.Column("prompt_key", sa.Text, nullable=False), sa.Column("left_answer", sa.Integer, nullable=False), sa.Column("right_answer", sa.Integer, nullable=False),
     sa.Column("left_model", sa.Text, nullable=False), sa.Column("right_model", sa.Text, nullable=False),
-    sa.Column("choice", sa.String(16), nullable=False), sa.Column("reason", sa.Text), sa.Column("voted_at", sa.Float, nullable=False),
+    sa.Column("choice", sa.String(16), nullable=False), sa.Column("aspects", sa.Text), sa.Column("reason", sa.Text),
+    sa.Column("voted_at", sa.Float, nullable=False),
     sa.Column("seconds", sa.Float, nullable=False), sa.Index("votes_participant_time", "participant_id", "voted_at"))
 
 
@@ -152,6 +155,10 @@ class Store:
         with self.engine.begin() as conn:
             if conn.execute(settings.update().where(settings.c.key == key).values(value=value)).rowcount == 0:
                 conn.execute(settings.insert().values(key=key, value=value))
+
+    @property
+    def criteria(self) -> list[str]:
+        return json.loads(self.setting("criteria", "[]"))
 
     @property
     def paused(self) -> bool:
@@ -316,11 +323,11 @@ class Store:
         with self.engine.connect() as conn:
             return {(a, b): n for a, b, n in conn.execute(query, {"cutoff": cutoff})}
 
-    def vote(self, participant_id: int, assignment_id: int, choice: str, reason: str | None) -> str:
+    def vote(self, participant_id: int, assignment_id: int, choice: str, reason: str | None, aspects: dict[str, str] | None = None) -> str:
         """Stores a vote in one transaction: "stored", "already" (this assignment has its vote),
         or "unknown" (no such assignment of this participant)."""
-        if choice not in CHOICES:
-            raise ValueError(f"choice {choice!r} is not one of {', '.join(CHOICES)}")
+        if choice not in CHOICES or any(v not in ASPECT_CHOICES for v in (aspects or {}).values()):
+            raise ValueError(f"choice {choice!r} or aspects {aspects!r} not one of {', '.join(CHOICES)}")
         left, right = answers.alias("l"), answers.alias("r")
         query = (sa.select(assignments.c.pair_id, assignments.c.shown_at, assignments.c.left_answer, assignments.c.right_answer,
                            left.c.model, right.c.model, prompts.c.key)
@@ -337,6 +344,7 @@ class Store:
                 conn.execute(votes.insert().values(
                     assignment_id=assignment_id, participant_id=participant_id, pair_id=pair_id, prompt_key=key, left_answer=left_answer,
                     right_answer=right_answer, left_model=left_model, right_model=right_model, choice=choice,
+                    aspects=json.dumps(aspects, sort_keys=True) if aspects else None,
                     reason=(reason or "").strip()[:MAX_REASON_CHARS] or None, voted_at=now, seconds=round(now - shown_at, 3)))
         except IntegrityError:
             return "already"
@@ -347,12 +355,15 @@ class Store:
         """Every vote with what was shown, in the order they were cast."""
         query = (sa.select(votes.c.id, votes.c.voted_at, votes.c.seconds, participants.c.label.label("participant"), votes.c.prompt_key,
                            prompts.c.category, votes.c.left_model, votes.c.right_model, votes.c.left_answer, votes.c.right_answer,
-                           votes.c.choice, votes.c.reason)
+                           votes.c.choice, votes.c.aspects, votes.c.reason)
                  .select_from(votes.join(participants, participants.c.id == votes.c.participant_id)
                               .join(pairs, pairs.c.id == votes.c.pair_id).join(prompts, prompts.c.id == pairs.c.prompt_id))
                  .order_by(votes.c.voted_at, votes.c.id))
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            row["aspects"] = json.loads(row["aspects"]) if row["aspects"] else {}
+        return rows
 
     def texts(self) -> tuple[dict[str, dict], dict[int, str]]:
         """{prompt key: {"messages", "category"}} and {answer id: text}, for exports."""
