@@ -308,3 +308,17 @@ def test_a_judge_of_other_models_is_named_in_a_warning(voted, tmp_path):
     done = run_langmill("arena", "results", "--db", voted.url.removeprefix("sqlite:///"), "--out", tmp_path / "out", "--judge", folder, "--bootstrap", "0")
     assert done.returncode == 0, done.stderr
     assert "warning: no vote is on a pair the judge judged: the judge compared baseline, my-model; people voted on" in done.stderr
+
+
+def test_a_database_of_other_tables_is_refused_not_altered(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "other.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, choice TEXT)")
+    done = run_langmill("arena", "status", "--db", db)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "table votes has no column assignment_id" in done.stderr and "use a new --db" in done.stderr
+    with sqlite3.connect(db) as conn:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(votes)")] == ["id", "choice"]
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["votes"]

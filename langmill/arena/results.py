@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from langmill import schemas
 from langmill.arena import ratings
+from langmill.evalstats import wilson_interval
 from langmill.report import html_table, interval_chart
 
 OUTCOME = {"left": 1.0, "right": 0.0, "tie": 0.5, "both_bad": 0.5}
@@ -109,7 +110,9 @@ def judge_agreement(rows: list[dict], judged: dict[tuple, dict]) -> dict:
 
     def measure(both: list[tuple[str, str]]) -> dict:
         decisive = [(j, h) for j, h in both if j != "tie" and h != "tie"]
-        return {"votes": len(both), "agreement": sum(j == h for j, h in both) / len(both) if both else None,
+        agreed = sum(j == h for j, h in both)
+        return {"votes": len(both), "agreement": agreed / len(both) if both else None,
+                "agreement_ci": list(wilson_interval(agreed, len(both))) if both else None,
                 "kappa": ratings.cohen_kappa(both), "votes_without_ties": len(decisive),
                 "agreement_without_ties": sum(j == h for j, h in decisive) / len(decisive) if decisive else None}
 
@@ -271,8 +274,8 @@ def sections(summary: dict) -> list[tuple[str, str]]:
                 f"Krippendorff's α {_num(agree['krippendorff_alpha'])} (labels: A, B, no preference).</p>"))
     judge = summary.get("judge_agreement")
     if judge:
-        rows = [[category, m["votes"], _pct(m["agreement"]), _num(m["kappa"]), m["votes_without_ties"], _pct(m["agreement_without_ties"])]
-                for category, m in judge["by_category"].items()]
+        rows = [[category, m["votes"], _pct(m["agreement"]), "—" if not m["agreement_ci"] else f"{_pct(m['agreement_ci'][0])} – {_pct(m['agreement_ci'][1])}",
+                 _num(m["kappa"]), m["votes_without_ties"], _pct(m["agreement_without_ties"])] for category, m in judge["by_category"].items()]
         overall = judge["by_category"].get("all", {})
         verdict = ""
         if overall.get("agreement") is not None and agree["percent_agreement"] is not None:
@@ -282,8 +285,10 @@ def sections(summary: dict) -> list[tuple[str, str]]:
         out.append((f"Agreement between the LLM judge ({html.escape(', '.join(judge['judges']))}) and people", verdict
                     + f"<p>Each human vote on a pair the judge also judged ({judge['pairs_judged']:,} judged pairs), compared with the "
                     "judge's verdict; Cohen's κ over the labels A, B, no preference.</p>"
-                    + html_table(["category", "votes", "agreement", "Cohen's κ", "votes without ties", "agreement without ties"], rows)))
-    return out
+                    + html_table(["category", "votes", "agreement", "95 % interval (Wilson)", "Cohen's κ", "votes without ties",
+                                  "agreement without ties"], rows)))
+    order = ["Ratings", "Agreement between the LLM judge", "Agreement between people", "Win rate", "Ratings by criterion", "Votes per participant"]
+    return sorted(out, key=lambda section: max(i for i, start in enumerate(order) if section[0].startswith(start)))
 
 
 def live_summary(store, rounds: int = 200) -> str:
@@ -363,8 +368,9 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
              "human_agreement": summary["human_agreement"]["percent_agreement"],
              "judge_agreement": (summary.get("judge_agreement") or {}).get("by_category", {}).get("all", {}).get("agreement"),
              "excluded_examples": accounting.excluded_examples, "step_time_s": {"results": round(time.time() - started, 3)}}
-    rows_shown = [["votes", summary["votes"]], ["votes rated", summary["votes_rated"]], ["participants who voted", summary["participants"]],
-                  ["rows in: voted pairs; kept: pairs with a preference", ""]]
+    rows_shown = [["votes", summary["votes"]], ["votes rated (see --min-seconds)", summary["votes_rated"]],
+                  ["participants who voted", summary["participants"]],
+                  ["rows", "in: the pairs voted on; kept: those where more people preferred one answer (data/)"]]
     page = render_report(f"langmill arena — {lang}", stats, rows_shown, sections(summary))
     run.write_report(stats, page)
     return stats

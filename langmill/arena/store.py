@@ -131,6 +131,7 @@ class Store:
             self.engine = sa.create_engine(self.url, **self._engine_options())
             if self.is_sqlite:
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._check_tables(db)
             meta.create_all(self.engine)
         except ModuleNotFoundError as err:
             raise StoreError(f"--db {redacted(self.url)}: the driver is not installed ({err.name}); pip install 'langmill[arena]'") from None
@@ -139,6 +140,19 @@ class Store:
         with self.engine.begin() as conn:
             if conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret")).scalar() is None:
                 _insert_missing(conn, "secret", secrets.token_hex(32))
+
+    def _check_tables(self, db: str) -> None:
+        """A database made by another version of these tables is refused before anything is created."""
+        inspector = sa.inspect(self.engine)
+        existing = set(inspector.get_table_names())
+        for table in meta.sorted_tables:
+            if table.name not in existing:
+                continue
+            found = {c["name"] for c in inspector.get_columns(table.name)}
+            missing = [c.name for c in table.columns if c.name not in found]
+            if missing:
+                raise StoreError(f"--db {redacted(self.url) if '://' in db else db}: table {table.name} has no column {missing[0]}; "
+                                 "it was made by another version of langmill arena (or is not an arena database): use a new --db")
 
     def _engine_options(self) -> dict:
         if self.is_sqlite:  # a writer waits for another (up to 30 s) instead of failing
