@@ -125,7 +125,8 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
                + ("; PAUSED (langmill arena resume)" if store.paused else ""), err=True)
     if not counts["participants"]:
         click.echo(f"nobody is invited yet: langmill arena invite --db {db} --n 50 --base-url http://{host}:{port} --out links.csv", err=True)
-    click.echo(f"serving http://{host}:{port}/ (database {redacted(store.url)}); Ctrl-C stops", err=True)
+    click.echo(f"serving http://{host}:{port}/ (database {redacted(store.url)}); participants join by their links, organisers by an "
+               f"admin link (langmill arena invite --admin ...) to /admin; Ctrl-C stops", err=True)
     from waitress import serve as waitress_serve
 
     try:

@@ -322,3 +322,19 @@ def test_a_database_of_other_tables_is_refused_not_altered(tmp_path):
     with sqlite3.connect(db) as conn:
         assert [r[1] for r in conn.execute("PRAGMA table_info(votes)")] == ["id", "choice"]
         assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["votes"]
+
+
+def test_an_admin_session_does_not_vote(tmp_path):
+    from langmill.arena.app import ArenaSettings, create_app
+
+    answers, questions = _mt_bench()
+    store = Store(str(tmp_path / "arena.sqlite"))
+    store.load(read_campaign(answers, [questions]), "fi")
+    (_, admin), = store.invite(1, role="admin", prefix="admin")
+    client = create_app(store, ArenaSettings(ui=i18n.catalog("en")[0])).test_client()
+    assert client.get(f"/join/{admin}").headers["Location"].endswith("/admin")
+    assert client.get("/vote").headers["Location"].endswith("/admin")  # no pair is assigned to an organiser
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    assert client.post("/vote", data={"csrf": csrf, "assignment": "1", "choice": "left"}).status_code == 403
+    assert store.counts()["votes"] == 0 and store.open_assignment(1) is None

@@ -126,6 +126,8 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
         found = who()
         if found is None:
             return page("need_link", 403)
+        if found[1] != "participant":  # organisers look at the campaign; their votes would count as people's
+            return redirect(url_for("admin"))
         pid = found[0]
         notice = {"stored": "stored", "already": "already", "expired": "expired"}.get(request.args.get("n", ""))
         shown = store.open_assignment(pid)
@@ -146,6 +148,8 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
             return page("need_link", 403)
         if not csrf_ok():
             return page("expired", 403)
+        if found[1] != "participant":
+            abort(403)
         pid = found[0]
         choice, reason = request.form.get("choice", ""), request.form.get("reason") or None
         try:
