@@ -338,3 +338,19 @@ def test_an_admin_session_does_not_vote(tmp_path):
         csrf = session["csrf"]
     assert client.post("/vote", data={"csrf": csrf, "assignment": "1", "choice": "left"}).status_code == 403
     assert store.counts()["votes"] == 0 and store.open_assignment(1) is None
+
+
+def test_a_failing_join_logs_no_token(tmp_path, caplog):
+    from langmill.arena.app import ArenaSettings, create_app
+
+    answers, questions = _mt_bench()
+    store = Store(str(tmp_path / "arena.sqlite"))
+    store.load(read_campaign(answers, [questions]), "fi")
+    (_, token), = store.invite(1)
+    app = create_app(store, ArenaSettings(ui=i18n.catalog("en")[0]))
+    store.engine.dispose()
+    (tmp_path / "arena.sqlite").unlink()  # the database is gone: joining fails inside the app
+    (tmp_path / "arena.sqlite").mkdir()
+    with caplog.at_level("ERROR"):
+        assert app.test_client().get(f"/join/{token}").status_code == 500
+    assert "Exception on /join/… [GET]" in caplog.text and token not in caplog.text

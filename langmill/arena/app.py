@@ -31,6 +31,13 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
        "frame-ancestors 'none'; base-uri 'none'")
 
 
+class ArenaFlask(Flask):
+    def log_exception(self, exc_info) -> None:
+        # Flask's own line names the path, and /join/<token> would put a token in the log.
+        path = "/join/…" if request.path.startswith("/join/") else request.path
+        self.logger.error("Exception on %s [%s]", path, request.method, exc_info=exc_info)
+
+
 @dataclass
 class ArenaSettings:
     goal: int = 20  # votes per participant shown as the progress goal
@@ -59,7 +66,7 @@ def _markdown():
 
 
 def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
-    app = Flask(__name__)
+    app = ArenaFlask(__name__)
     app.config.update(SECRET_KEY=store.setting("secret"), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.secure_cookies, SESSION_COOKIE_NAME="arena", PERMANENT_SESSION_LIFETIME=90 * 86400,
                       MAX_CONTENT_LENGTH=64 * 1024)
