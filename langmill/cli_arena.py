@@ -45,7 +45,7 @@ def arena_group():
 @click.option("--prompts", "prompt_paths", multiple=True, type=click.Path(dir_okay=False),
               help="Prompts the answer files do not hold (MT-Bench question.jsonl, or any prompt rows).")
 @click.option("--lang", help="The campaign's language (ISO 639-1 such as fi or eu). Required for a new campaign.")
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface; put a TLS proxy in front).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests served at once.")
@@ -139,7 +139,7 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
 
 
 @arena_group.command()
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 @click.option("--n", "count", type=click.IntRange(1, 100_000), default=1, show_default=True, help="How many invitation links.")
 @click.option("--admin", is_flag=True, help="Admin links instead (the /admin page: progress, live ratings, pause, exports).")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="Where participants reach the server.")
@@ -163,7 +163,7 @@ def invite(db, count, admin, base_url, out):
 
 
 @arena_group.command()
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 def status(db):
     """Progress of the campaign: votes, participants, and the spread of votes over model pairs."""
     store = _store(db)
@@ -176,7 +176,7 @@ def status(db):
 
 
 @arena_group.command()
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 def pause(db):
     """Stop showing new pairs (a pair already on someone's screen can still be voted)."""
     _store(db).set_setting("paused", "1")
@@ -184,7 +184,7 @@ def pause(db):
 
 
 @arena_group.command()
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 def resume(db):
     """Show pairs again after `langmill arena pause`."""
     _store(db).set_setting("paused", "0")
@@ -192,7 +192,7 @@ def resume(db):
 
 
 @arena_group.command()
-@click.option("--db", required=True, help=DB_HELP)
+@click.option("--db", required=True, metavar="FILE|URL", help=DB_HELP)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="Output folder: report.html, results.json, votes.csv/.parquet, data/ (TRL preference pairs), excluded/, stats.json.")
 @click.option("--judge", "judge_folders", multiple=True, type=click.Path(file_okay=False, exists=True),
