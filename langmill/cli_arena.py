@@ -75,16 +75,21 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
     from langmill.languages import canonical_lang
     from langmill.readers import InputError
 
+    campaign = None
+    if answer_specs:  # read before the database is made: bad files leave nothing behind
+        try:
+            campaign = read_campaign(list(answer_specs), list(prompt_paths))
+        except InputError as err:
+            _fail(str(err))
     store = _store(db, create=True)
     stored_lang = store.setting("lang")
     lang = canonical_lang(lang) if lang else stored_lang
     if not lang:
         _fail("--lang is required for a new campaign")
-    if answer_specs:
+    if campaign is not None:
         try:
-            campaign = read_campaign(list(answer_specs), list(prompt_paths))
             added = store.load(campaign, lang)
-        except (InputError, StoreError) as err:
+        except StoreError as err:
             _fail(str(err))
         skipped = ", ".join(f"{n:,} {why}" for why, n in campaign.skipped.most_common())
         click.echo(f"answers: {len(campaign.models)} models, {len(campaign.prompts):,} prompts, {len(campaign.answers):,} answers"
@@ -131,8 +136,8 @@ def serve(answer_specs, answers_flag, prompt_paths, lang, db, host, port, thread
 
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="langmill-arena", _quiet=True)
-    except OSError as err:
-        _fail(f"cannot listen on {host}:{port}: {err.strerror}")
+    except (OSError, ValueError) as err:  # ValueError: waitress's "Invalid host/port specified."
+        _fail(f"cannot listen on {host}:{port}: {getattr(err, 'strerror', None) or err}")
     except KeyboardInterrupt:
         pass
     click.echo(f"stopped; {store.counts()['votes']:,} votes stored", err=True)
@@ -150,10 +155,13 @@ def invite(db, count, admin, base_url, out):
     The database stores only a hash of each token, so keep the CSV: it is the only copy."""
     store = _store(db)
     role = "admin" if admin else "participant"
-    made = store.invite(count, role, prefix="admin" if admin else "p")
     new = not os.path.exists(out)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:  # opened before any token is made: a token whose link is not written anywhere is lost
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as err:
+        _fail(f"--out {out}: {err.strerror}")
     with os.fdopen(fd, "a", encoding="utf-8") as f:
+        made = store.invite(count, role, prefix="admin" if admin else "p")
         if new:
             f.write("label,role,link\n")
         for label, token in made:
@@ -228,15 +236,15 @@ def results(db, out, judge_folders, rounds, seed, min_seconds):
     agree = summary["human_agreement"]
     if agree["percent_agreement"] is not None:
         click.echo(f"people agree on {100 * agree['percent_agreement']:.1f} % of {agree['pairs_with_several_votes']:,} pairs judged by several")
-    judging = summary.get("judge_agreement") or {}
-    judge = judging.get("by_category", {}).get("all")
-    if judging and not judge:
-        voted = sorted({m for p in summary["model_pairs"] for m in (p["model_a"], p["model_b"])})
-        click.echo(f"warning: no vote is on a pair the judge judged: the judge compared {', '.join(judging['judged_models'])}; people "
-                   f"voted on {', '.join(voted)} (name the answer files alike, or rename with NAME=PATH in arena serve)", err=True)
-    if judge and judge["agreement"] is not None:
-        kappa = f", Cohen's kappa {judge['kappa']:.2f}" if judge["kappa"] is not None else ""
-        click.echo(f"the judge agrees with people on {100 * judge['agreement']:.1f} % of {judge['votes']:,} votes{kappa}")
+    voted = sorted({m for p in summary["model_pairs"] for m in (p["model_a"], p["model_b"])})
+    for name, judging in (summary.get("judges") or {}).items():
+        judge = judging["by_category"].get("all")
+        if not judge:
+            click.echo(f"warning: no vote is on a pair judge {name} judged: it compared {', '.join(judging['judged_models'])}; people "
+                       f"voted on {', '.join(voted)} (name the answer files alike, or rename with NAME=PATH in arena serve)", err=True)
+        elif judge["agreement"] is not None:
+            kappa = f", Cohen's kappa {judge['kappa']:.2f}" if judge["kappa"] is not None else ""
+            click.echo(f"judge {name} agrees with people on {100 * judge['agreement']:.1f} % of {judge['votes']:,} votes{kappa}")
     click.echo(f"preference pairs: {stats['kept']:,} kept, {stats['excluded']:,} without a preference "
                f"({', '.join(f'{k} {v:,}' for k, v in stats['excluded_by_reason'].items()) or 'none'})")
     click.echo(f"report:   {os.path.join(os.path.abspath(out), 'report.html')}")

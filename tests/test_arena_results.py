@@ -148,12 +148,12 @@ def _row(pid, left, right, choice, category, participant="p1", seconds=5.0):
             "seconds": seconds, "reason": None, "voted_at": 0.0}
 
 
-def _judge_folder(tmp_path, games: list[tuple[str, str, str, str, str]]):
-    folder = tmp_path / "judge"
+def _judge_folder(tmp_path, games: list[tuple[str, str, str, str, str]], judge: str = "judge-7b"):
+    folder = tmp_path / judge
     (folder / "data").mkdir(parents=True)
     rows = [{"id": pid, "category": cat, "turn": 1, "verdict": verdict, "orders": [verdict, verdict], "a_model": a, "a_answer": "x", "a_lang": "fi",
              "b_model": b, "b_answer": "y", "b_lang": "fi", "a_in_lang": True, "b_in_lang": True, "verdict_rationales": ["", ""],
-             "judge_model": "judge-7b", "source": "q.jsonl"} for pid, cat, a, b, verdict in games]
+             "judge_model": judge, "source": "q.jsonl"} for pid, cat, a, b, verdict in games]
     pq.write_table(pa.Table.from_pylist(rows, schema=schemas.WINRATE_GAME), folder / "data" / "00000.parquet")
     return folder
 
@@ -161,8 +161,9 @@ def _judge_folder(tmp_path, games: list[tuple[str, str, str, str, str]]):
 def test_judge_agreement_matches_a_hand_computed_example(tmp_path):
     # Pairs of models A < B. Judge: p1 A, p2 B (written with B as the judge's side a), p3 tie.
     folder = _judge_folder(tmp_path, [("p1", "writing", "A", "B", "a"), ("p2", "writing", "B", "A", "a"), ("p3", "math", "A", "B", "tie")])
-    judged, judges = read_judgements([str(folder)])
-    assert judges == ["judge-7b"]
+    judges = read_judgements([str(folder)])
+    assert list(judges) == ["judge-7b"]
+    judged = judges["judge-7b"]
     rows = [_row("p1", "A", "B", "left", "writing"), _row("p1", "B", "A", "right", "writing", "p2"), _row("p1", "A", "B", "tie", "writing", "p3"),
             _row("p2", "B", "A", "right", "writing"), _row("p3", "B", "A", "both_bad", "math"), _row("p3", "A", "B", "right", "math", "p2")]
     # (judge, person): p1 (a,a) (a,a) (a,tie); p2 (b,a); p3 (tie,tie) (tie,b)
@@ -175,7 +176,8 @@ def test_judge_agreement_matches_a_hand_computed_example(tmp_path):
     assert found["writing"]["agreement"] == pytest.approx(0.5) and found["writing"]["kappa"] == pytest.approx(-1 / 7)
     # math: (tie,tie) (tie,b): po 1/2, pe = (2*1)/4: kappa 0
     assert found["math"]["kappa"] == pytest.approx(0.0)
-    summary = summarise(rows, rounds=0, judged=judged, judges=judges)
+    summary = summarise(rows, rounds=0, judged=judges)
+    assert summary["judges"]["judge-7b"]["by_category"]["all"]["agreement"] == pytest.approx(0.5)
     # people on p1: a, a, tie (pairs: agree, no, no) and p3: tie, b (no): 1 of 4 rater pairs
     assert summary["human_agreement"]["pairs_with_several_votes"] == 2
     assert summary["human_agreement"]["percent_agreement"] == pytest.approx(1 / 4)
@@ -200,9 +202,9 @@ def test_results_command_with_a_judge_and_bad_inputs(voted, tmp_path):
     folder = _judge_folder(tmp_path, games)
     done = run_langmill("arena", "results", "--db", db, "--out", tmp_path / "out", "--judge", folder, "--bootstrap", "100")
     assert done.returncode == 0, done.stderr
-    assert "the judge agrees with people on 66.7 % of 60 votes" in done.stdout
+    assert "judge judge-7b agrees with people on 66.7 % of 60 votes" in done.stdout
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert summary["judge_agreement"]["by_category"]["all"]["votes"] == 60
+    assert summary["judges"]["judge-7b"]["by_category"]["all"]["votes"] == 60
 
     bad = run_langmill("arena", "results", "--db", tmp_path / "missing.sqlite", "--out", tmp_path / "o2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such arena database" in bad.stderr
@@ -307,21 +309,31 @@ def test_a_judge_of_other_models_is_named_in_a_warning(voted, tmp_path):
     folder = _judge_folder(tmp_path, [("81", "writing", "my-model", "baseline", "a")])
     done = run_langmill("arena", "results", "--db", voted.url.removeprefix("sqlite:///"), "--out", tmp_path / "out", "--judge", folder, "--bootstrap", "0")
     assert done.returncode == 0, done.stderr
-    assert "warning: no vote is on a pair the judge judged: the judge compared baseline, my-model; people voted on" in done.stderr
+    assert "warning: no vote is on a pair judge judge-7b judged: it compared baseline, my-model; people voted on" in done.stderr
 
 
 def test_a_database_of_other_tables_is_refused_not_altered(tmp_path):
     import sqlite3
 
-    db = tmp_path / "other.sqlite"
-    with sqlite3.connect(db) as conn:
+    def tables(db):
+        with sqlite3.connect(db) as conn:
+            return {name: [c[1] for c in conn.execute(f"PRAGMA table_info({name})")]
+                    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    other, older = tmp_path / "other.sqlite", tmp_path / "older.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE mine (id INTEGER PRIMARY KEY)")
+    with sqlite3.connect(older) as conn:
+        conn.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)")
         conn.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, choice TEXT)")
-    done = run_langmill("arena", "status", "--db", db)
+    before = tables(other), tables(older)
+    for command in (["status"], ["invite", "--n", "2", "--out", tmp_path / "links.csv"], ["pause"], ["results", "--out", tmp_path / "r"]):
+        done = run_langmill("arena", *command, "--db", other)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not an arena database" in done.stderr, (command, done.stderr)
+    done = run_langmill("arena", "serve", "--db", older)  # even the command that makes databases leaves it alone
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "table votes has no column assignment_id" in done.stderr and "use a new --db" in done.stderr
-    with sqlite3.connect(db) as conn:
-        assert [r[1] for r in conn.execute("PRAGMA table_info(votes)")] == ["id", "choice"]
-        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["votes"]
+    assert (tables(other), tables(older)) == before and not (tmp_path / "links.csv").exists()
 
 
 def test_an_admin_session_does_not_vote(tmp_path):
@@ -354,3 +366,67 @@ def test_a_failing_join_logs_no_token(tmp_path, caplog):
     with caplog.at_level("ERROR"):
         assert app.test_client().get(f"/join/{token}").status_code == 500
     assert "Exception on /join/… [GET]" in caplog.text and token not in caplog.text
+
+
+def test_two_judges_are_each_compared_with_people(tmp_path):
+    one = _judge_folder(tmp_path, [("p1", "writing", "A", "B", "a")], judge="judge-a")
+    other = _judge_folder(tmp_path, [("p1", "writing", "A", "B", "b")], judge="judge-b")
+    rows = [_row("p1", "A", "B", "left", "writing"), _row("p1", "B", "A", "right", "writing", "p2")]
+    summary = summarise(rows, rounds=0, judged=read_judgements([str(one), str(other)]))
+    assert {j: v["by_category"]["all"]["agreement"] for j, v in summary["judges"].items()} == {"judge-a": 1.0, "judge-b": 0.0}
+
+
+def test_preference_rows_need_more_preference_than_indifference():
+    from langmill.arena.results import preference_rows
+
+    prompts = {f"q{i}": {"messages": [{"role": "user", "content": "Kysymys?"}], "category": None} for i in range(5)}
+
+    def vote(pid, choice, who):
+        return {**_row(pid, "A", "B", choice, None, who), "left_answer": 1, "right_answer": 2}
+
+    rows = [vote("q0", "left", "p1"), vote("q0", "tie", "p2"), vote("q0", "tie", "p3"), vote("q0", "both_bad", "p4"),  # 1 against 3: tie
+            vote("q1", "left", "p1"), vote("q1", "tie", "p2"),  # 1 against 1: kept
+            vote("q2", "left", "p1"), vote("q2", "right", "p2"),  # split
+            vote("q3", "both_bad", "p1"), vote("q3", "left", "p2"),  # half both bad
+            vote("q4", "right", "p1"), vote("q4", "right", "p2"), vote("q4", "left", "p3")]  # B 2:1
+    kept, excluded = preference_rows(rows, prompts, {1: "vastaus A", 2: "vastaus B"}, "fi")
+    assert {r["id"].split(":")[0]: r["reason"] for r in excluded} == {"q0": "tie", "q2": "split", "q3": "both_bad"}
+    assert [(r["id"].split(":")[0], r["chosen_model"], r["chosen_votes"], r["rejected_votes"]) for r in kept] == [("q1", "A", 1, 0), ("q4", "B", 2, 1)]
+    assert kept[1]["chosen"] == [{"role": "assistant", "content": "vastaus B"}] and kept[1]["agreement"] == pytest.approx(2 / 3)
+
+
+def test_a_reason_that_starts_a_formula_is_not_a_formula_in_the_csv(voted, tmp_path):
+    from langmill.arena.results import spreadsheet_safe
+
+    table = pa.table({"reason": ["=HYPERLINK(\"http://x\")", "+1", "hyvä", None, "@SUM(A1)"], "n": [1, 2, 3, 4, 5]})
+    assert spreadsheet_safe(table).column("reason").to_pylist() == ["'=HYPERLINK(\"http://x\")", "'+1", "hyvä", None, "'@SUM(A1)"]
+
+
+def test_cli_input_errors_make_nothing_and_say_one_line(tmp_path):
+    answers, questions = _mt_bench()
+    db = tmp_path / "never.sqlite"
+    done = run_langmill("arena", "serve", answers[0], str(tmp_path / "missing.jsonl"), "--lang", "fi", "--db", db)
+    assert done.returncode == 2 and "no such file" in done.stderr and not db.exists()  # bad files leave no database behind
+    for url in ("postgresql://someone:secret@127.0.0.1:notaport/x", "postgresql://someone:secret@127.0.0.1:1/x"):
+        done = run_langmill("arena", "status", "--db", url)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "secret" not in done.stderr, done.stderr
+    arena = tmp_path / "arena.sqlite"
+    made = run_langmill("arena", "serve", *answers, "--prompts", questions, "--lang", "fi", "--db", arena, "--host", "256.1.1.1")
+    assert made.returncode == 2 and "cannot listen on 256.1.1.1" in made.stderr and made.stderr.strip().splitlines()[-1].startswith("langmill: error")
+    done = run_langmill("arena", "invite", "--db", arena, "--n", "3", "--out", tmp_path / "no-such-folder" / "links.csv")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "No such file or directory" in done.stderr
+    assert Store(str(arena), create=False).counts()["participants"] == 0  # no token was made without its link
+
+
+def test_invitations_made_at_the_same_time_have_distinct_labels(tmp_path):
+    import subprocess
+    import sys
+
+    answers, questions = _mt_bench()
+    arena = tmp_path / "arena.sqlite"
+    Store(str(arena)).load(read_campaign(answers, [questions]), "fi")
+    runs = [subprocess.Popen([sys.executable, "-m", "langmill.cli", "arena", "invite", "--db", str(arena), "--n", "100", "--out",
+                              str(tmp_path / f"links{k}.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in range(3)]
+    assert all(run.wait(timeout=120) == 0 for run in runs)
+    labels = [line.split(",")[0] for k in range(3) for line in (tmp_path / f"links{k}.csv").read_text().splitlines()[1:]]
+    assert len(labels) == len(set(labels)) == 300

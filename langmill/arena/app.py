@@ -200,14 +200,14 @@ def create_app(store: Store, settings: ArenaSettings, on_vote=None) -> Flask:
     @app.get("/admin/votes.<kind>")
     def export(kind: str):
         admin_only()
-        from langmill.arena.results import votes_table
+        from langmill.arena.results import spreadsheet_safe, votes_table
 
         table = votes_table(store)
         buffer = io.BytesIO()
         if kind == "csv":
             import pyarrow.csv as pacsv
 
-            pacsv.write_csv(table, buffer)
+            pacsv.write_csv(spreadsheet_safe(table), buffer)
             mimetype = "text/csv"
         elif kind == "parquet":
             import pyarrow.parquet as pq

@@ -48,6 +48,20 @@ def winner(row: dict) -> str:
     return {"left": row["left_model"], "right": row["right_model"]}.get(row["choice"], row["choice"])
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(table: pa.Table) -> pa.Table:
+    """The table for a CSV that people open in a spreadsheet: a text cell that would start a formula
+    (=, +, -, @; a participant's reason could be `=HYPERLINK(...)`) gets a leading apostrophe."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            column = pa.array([("'" + v) if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in column.to_pylist()], pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
 def votes_table(store) -> pa.Table:
     rows = [{"vote_id": r["id"], "voted_at": _iso(r["voted_at"]), "seconds": r["seconds"], "participant": r["participant"],
              "prompt_id": r["prompt_key"], "category": r["category"], "left_model": r["left_model"], "right_model": r["right_model"],
@@ -71,11 +85,11 @@ def label(row: dict) -> str:
 # --- LLM judges ---------------------------------------------------------------------------------------
 
 
-def read_judgements(folders: list[str]) -> tuple[dict[tuple, dict], list[str]]:
-    """{(prompt id, model, model): {"label", "category", "judge"}} from `langmill eval winrate`
-    output folders (their data/ shards), and the judges' names."""
-    found: dict[tuple, dict] = {}
-    judges: list[str] = []
+def read_judgements(folders: list[str]) -> dict[str, dict[tuple, dict]]:
+    """{judge: {(prompt id, model, model): {"label", "category"}}} from `langmill eval winrate`
+    output folders (their data/ shards); each judge (its `judge_model`) is compared with people on
+    its own."""
+    found: dict[str, dict[tuple, dict]] = {}
     for folder in folders:
         files = sorted(glob.glob(os.path.join(folder, "data", "*.parquet")))
         if not files:
@@ -90,10 +104,8 @@ def read_judgements(folders: list[str]) -> tuple[dict[tuple, dict], list[str]]:
             key = pair_key(str(row["id"]), row["a_model"], row["b_model"])
             said = row["verdict"] if row["verdict"] == "tie" or row["a_model"] <= row["b_model"] else {"a": "b", "b": "a"}[row["verdict"]]
             judge = row.get("judge_model") or os.path.basename(os.path.normpath(folder))
-            found[key] = {"label": said, "category": row.get("category"), "judge": judge}
-            if judge not in judges:
-                judges.append(judge)
-    return found, judges
+            found.setdefault(judge, {})[key] = {"label": said, "category": row.get("category")}
+    return found
 
 
 def judge_agreement(rows: list[dict], judged: dict[tuple, dict]) -> dict:
@@ -122,8 +134,7 @@ def judge_agreement(rows: list[dict], judged: dict[tuple, dict]) -> dict:
 # --- the numbers --------------------------------------------------------------------------------------
 
 
-def summarise(rows: list[dict], rounds: int = 1000, seed: int = 0, min_seconds: float = 0.0, judged: dict | None = None,
-              judges: list[str] | None = None) -> dict:
+def summarise(rows: list[dict], rounds: int = 1000, seed: int = 0, min_seconds: float = 0.0, judged: dict | None = None) -> dict:
     """results.json: everything the report shows, from the vote rows of `Store.vote_rows`."""
     used = [r for r in rows if r["seconds"] >= min_seconds]
     votes = [(r["left_model"], r["right_model"], OUTCOME[r["choice"]]) for r in used]
@@ -163,9 +174,8 @@ def summarise(rows: list[dict], rounds: int = 1000, seed: int = 0, min_seconds: 
                               "percent_agreement": ratings.percent_agreement(shared), "krippendorff_alpha": ratings.krippendorff_alpha(shared)}
     out["criteria"] = criteria_summary(used)
     if judged is not None:
-        judged_models = sorted({m for _, a, b in judged for m in (a, b)})
-        out["judge_agreement"] = {"judges": judges or [], "pairs_judged": len(judged), "judged_models": judged_models,
-                                  "by_category": judge_agreement(used, judged)}
+        out["judges"] = {judge: {"pairs_judged": len(pairs), "judged_models": sorted({m for _, a, b in pairs for m in (a, b)}),
+                                 "by_category": judge_agreement(used, pairs)} for judge, pairs in judged.items()}
     return out
 
 
@@ -272,8 +282,7 @@ def sections(summary: dict) -> list[tuple[str, str]]:
     out.append(("Agreement between people", f"<p>{agree['pairs_with_several_votes']:,} pairs were judged by two people or more "
                 f"({agree['votes_on_them']:,} votes): agreement {_pct(agree['percent_agreement'])} over all pairs of their votes, "
                 f"Krippendorff's α {_num(agree['krippendorff_alpha'])} (labels: A, B, no preference).</p>"))
-    judge = summary.get("judge_agreement")
-    if judge:
+    for name, judge in (summary.get("judges") or {}).items():
         rows = [[category, m["votes"], _pct(m["agreement"]), "—" if not m["agreement_ci"] else f"{_pct(m['agreement_ci'][0])} – {_pct(m['agreement_ci'][1])}",
                  _num(m["kappa"]), m["votes_without_ties"], _pct(m["agreement_without_ties"])] for category, m in judge["by_category"].items()]
         overall = judge["by_category"].get("all", {})
@@ -282,7 +291,7 @@ def sections(summary: dict) -> list[tuple[str, str]]:
             verdict = (f"<p><strong>The judge agrees with people on {_pct(overall['agreement'])} of votes; people agree with each "
                        f"other on {_pct(agree['percent_agreement'])}.</strong> A judge far below the people's own agreement is not to be "
                        f"trusted for this language.</p>")
-        out.append((f"Agreement between the LLM judge ({html.escape(', '.join(judge['judges']))}) and people", verdict
+        out.append((f"Agreement between the LLM judge {name} and people", verdict
                     + f"<p>Each human vote on a pair the judge also judged ({judge['pairs_judged']:,} judged pairs), compared with the "
                     "judge's verdict; Cohen's κ over the labels A, B, no preference.</p>"
                     + html_table(["category", "votes", "agreement", "95 % interval (Wilson)", "Cohen's κ", "votes without ties",
@@ -302,7 +311,8 @@ def live_summary(store, rounds: int = 200) -> str:
 
 def preference_rows(rows: list[dict], prompts: dict[str, dict], texts: dict[int, str], lang: str, min_seconds: float = 0.0) -> tuple[list[dict], list[dict]]:
     """(kept, excluded): one row per voted pair; kept where more votes preferred one answer than
-    the other (and "both bad" was not the majority)."""
+    the other and than neither ("tie" + "both bad"); excluded as "both_bad" when that was half the
+    votes or more, "split" when as many preferred each answer, else "tie"."""
     grouped: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         if r["seconds"] >= min_seconds:
@@ -319,8 +329,9 @@ def preference_rows(rows: list[dict], prompts: dict[str, dict], texts: dict[int,
         common = {"id": f"{pid}:{model_a}:{model_b}", "prompt": prompt["messages"], "votes": len(found), "ties": ties, "both_bad": both_bad,
                   "category": prompt.get("category"), "lang": lang}
         answer = lambda model: [{"role": "assistant", "content": texts[ids[model]]}]  # noqa: E731
-        if both_bad * 2 >= len(found) or labels["a"] == labels["b"]:
-            reason = "both_bad" if both_bad * 2 >= len(found) else ("tie" if not labels["a"] else "split")
+        no_preference = ties + both_bad
+        if both_bad * 2 >= len(found) or labels["a"] == labels["b"] or max(labels["a"], labels["b"]) < no_preference:
+            reason = "both_bad" if both_bad * 2 >= len(found) else ("split" if labels["a"] == labels["b"] != 0 else "tie")
             detail = f"a={labels['a']} b={labels['b']} tie={ties} both_bad={both_bad}"
             excluded.append({**common, "answer_a": answer(model_a), "answer_b": answer(model_b), "model_a": model_a, "model_b": model_b,
                              "a_votes": labels["a"], "b_votes": labels["b"], "reason": reason, "detail": detail})
@@ -339,13 +350,13 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
     from langmill.run import RunFolder
 
     started = time.time()
-    judged, judges = read_judgements(list(judge_folders)) if judge_folders else (None, None)
+    judged = read_judgements(list(judge_folders)) if judge_folders else None
     lang = store.setting("lang", "")
     run = RunFolder(out)
     run.start({"command": "arena results", "db": redacted(store.url), "lang": lang, "judge": [os.path.abspath(j) for j in judge_folders],
                "bootstrap": rounds, "seed": seed, "min_seconds": min_seconds}, replace_other_settings=True)
     rows = store.vote_rows()
-    summary = summarise(rows, rounds, seed, min_seconds, judged, judges)
+    summary = summarise(rows, rounds, seed, min_seconds, judged)
     prompts, texts = store.texts()
     kept, excluded = preference_rows(rows, prompts, texts, lang, min_seconds)
     for folder, found, schema in ((run.data, kept, schemas.ARENA_PREFERENCE), (run.excluded, excluded, schemas.ARENA_EXCLUDED)):
@@ -358,7 +369,7 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
     import pyarrow.csv as pacsv
 
     tmp = os.path.join(run.path, ".votes.csv.tmp")
-    pacsv.write_csv(table, tmp)
+    pacsv.write_csv(spreadsheet_safe(table), tmp)
     os.replace(tmp, os.path.join(run.path, "votes.csv"))
     _write_json(os.path.join(run.path, "results.json"), summary)
     accounting = run.count(len(kept) + len(excluded), REASONS)
@@ -366,7 +377,7 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
              **accounting.as_stats(), "votes": summary["votes"], "votes_rated": summary["votes_rated"], "participants": summary["participants"],
              "ratings": {r["model"]: round(r["bt"], 1) for r in summary["ratings"]},
              "human_agreement": summary["human_agreement"]["percent_agreement"],
-             "judge_agreement": (summary.get("judge_agreement") or {}).get("by_category", {}).get("all", {}).get("agreement"),
+             "judge_agreement": {name: j["by_category"].get("all", {}).get("agreement") for name, j in (summary.get("judges") or {}).items()},
              "excluded_examples": accounting.excluded_examples, "step_time_s": {"results": round(time.time() - started, 3)}}
     rows_shown = [["votes", summary["votes"]], ["votes rated (see --min-seconds)", summary["votes_rated"]],
                   ["participants who voted", summary["participants"]],

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ pairs = sa.Table(
     sa.Index("pairs_models", "model_a", "model_b"))
 participants = sa.Table(
     "participants", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("label", sa.Text, nullable=False), sa.Column("role", sa.String(16), nullable=False), sa.Column("created_at", sa.Float, nullable=False))
+    sa.Column("label", sa.Text, nullable=False, unique=True), sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False))
 assignments = sa.Table(
     "assignments", meta, sa.Column("id", sa.Integer, primary_key=True), sa.Column("participant_id", sa.ForeignKey("participants.id"), nullable=False),
     sa.Column("pair_id", sa.ForeignKey("pairs.id"), nullable=False), sa.Column("left_answer", sa.ForeignKey("answers.id"), nullable=False),
@@ -99,8 +101,8 @@ def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL: a path
-        return url
+    except Exception:  # noqa: BLE001 - a path, or a URL SQLAlchemy cannot parse: hide what looks like a password
+        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 @dataclass
@@ -122,36 +124,43 @@ class Store:
         self.url = database_url(db)
         self._pairs_cache: tuple[int, list] | None = None
         self.is_sqlite = self.url.startswith("sqlite")
-        if self.is_sqlite:
-            path = self.url.removeprefix("sqlite:///")
-            if not create and not os.path.exists(path):
-                raise StoreError(f"--db {db}: no such arena database (langmill arena serve creates it)")
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        shown = db if self.is_sqlite else redacted(self.url)
         try:
+            if self.is_sqlite:
+                path = self.url.removeprefix("sqlite:///")
+                if not create and not os.path.isfile(path):
+                    raise StoreError(f"--db {db}: no such arena database (langmill arena serve creates it)")
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             self.engine = sa.create_engine(self.url, **self._engine_options())
             if self.is_sqlite:
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._check_tables(db)
-            meta.create_all(self.engine)
+            self._check_tables(shown, create)
+            if create:
+                meta.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    if conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret")).scalar() is None:
+                        _insert_missing(conn, "secret", secrets.token_hex(32))
         except ModuleNotFoundError as err:
-            raise StoreError(f"--db {redacted(self.url)}: the driver is not installed ({err.name}); pip install 'langmill[arena]'") from None
+            raise StoreError(f"--db {shown}: the driver is not installed ({err.name}); pip install 'langmill[arena]'") from None
         except sa.exc.SQLAlchemyError as err:
-            raise StoreError(f"--db {redacted(self.url)}: {str(err.orig if hasattr(err, 'orig') else err).splitlines()[0]}") from None
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(settings.c.value).where(settings.c.key == "secret")).scalar() is None:
-                _insert_missing(conn, "secret", secrets.token_hex(32))
+            raise StoreError(f"--db {shown}: {str(getattr(err, 'orig', None) or err).splitlines()[0]}") from None
+        except (ValueError, OSError) as err:  # a URL that does not parse, a path that cannot be made
+            raise StoreError(f"--db {shown}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
 
-    def _check_tables(self, db: str) -> None:
-        """A database made by another version of these tables is refused before anything is created."""
+    def _check_tables(self, shown: str, create: bool) -> None:
+        """A database made by other tables (another version of these, or not an arena) is refused
+        before anything is written; without `create`, so is one that holds no arena yet."""
         inspector = sa.inspect(self.engine)
         existing = set(inspector.get_table_names())
+        if not create and "settings" not in existing:
+            raise StoreError(f"--db {shown}: not an arena database (langmill arena serve makes one)")
         for table in meta.sorted_tables:
             if table.name not in existing:
                 continue
             found = {c["name"] for c in inspector.get_columns(table.name)}
             missing = [c.name for c in table.columns if c.name not in found]
             if missing:
-                raise StoreError(f"--db {redacted(self.url) if '://' in db else db}: table {table.name} has no column {missing[0]}; "
+                raise StoreError(f"--db {shown}: table {table.name} has no column {missing[0]}; "
                                  "it was made by another version of langmill arena (or is not an arena database): use a new --db")
 
     def _engine_options(self) -> dict:
@@ -239,13 +248,17 @@ class Store:
 
     # --- participants ---------------------------------------------------------------------------
     def invite(self, n: int, role: str = "participant", prefix: str = "p") -> list[tuple[str, str]]:
-        """n new (label, token); only the tokens' hashes are stored."""
+        """n new (label, token); only the tokens' hashes are stored. A label is made from the row's
+        own id, so invitations made at the same time never share one."""
         made = []
         with self.engine.begin() as conn:
-            start = conn.execute(sa.select(sa.func.count()).select_from(participants).where(participants.c.role == role)).scalar() or 0
-            for k in range(n):
-                token, label = secrets.token_urlsafe(24), f"{prefix}{start + k + 1:04d}"
-                conn.execute(participants.insert().values(token_hash=token_hash(token), label=label, role=role, created_at=time.time()))
+            for _ in range(n):
+                token = secrets.token_urlsafe(24)
+                hashed = token_hash(token)
+                new_id = conn.execute(participants.insert().values(token_hash=hashed, label=hashed, role=role,
+                                                                   created_at=time.time())).inserted_primary_key[0]
+                label = f"{prefix}{new_id:04d}"
+                conn.execute(participants.update().where(participants.c.id == new_id).values(label=label))
                 made.append((label, token))
         return made
 
