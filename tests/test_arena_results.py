@@ -243,6 +243,9 @@ def test_translations_cover_the_english_keys_and_keep_placeholders(tmp_path):
     partial.write_text('page_titel: "x"\n')
     with pytest.raises(i18n.CatalogError, match="unknown key 'page_titel'"):
         i18n.catalog(path=str(partial))
+    partial.write_text('progress: "{done} / {goal} {done.__class__}"\n')  # a format field that reaches into objects
+    with pytest.raises(i18n.CatalogError, match="progress must keep the placeholders"):
+        i18n.catalog(path=str(partial))
 
 
 def test_overlap_gives_pairs_to_a_second_person_for_agreement(tmp_path):

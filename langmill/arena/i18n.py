@@ -53,7 +53,10 @@ def catalog(ui_lang: str = "en", path: str | None = None) -> tuple[dict[str, str
         if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(english.get(key, ""))):
             raise CatalogError(f"{path}: {key} must keep the placeholders of the English text: {english[key]!r}")
         try:
-            list(string.Formatter().parse(text))
+            fields = [name for _, name, spec, conversion in string.Formatter().parse(text) if name is not None or spec or conversion]
         except ValueError as err:
             raise CatalogError(f"{path}: {key}: {err}") from None
+        allowed = set(PLACEHOLDER.findall(english.get(key, "")))
+        if any(name not in allowed for name in fields):  # "{done.__class__}" or "{0}" would run in str.format
+            raise CatalogError(f"{path}: {key} must keep the placeholders of the English text: {english.get(key, '')!r}")
     return {**english, **found}, sorted(set(english) - set(found))
