@@ -102,7 +102,7 @@ def _commands() -> dict[tuple[str, ...], click.Command]:
 
     found = {}
     for name, command in main.commands.items():
-        if name == "run":
+        if name in ("run", "arena"):  # the arena is a service people vote in for days, not a stage that ends
             continue
         if isinstance(command, click.Group):
             found.update({(name, sub): c for sub, c in command.commands.items()})
