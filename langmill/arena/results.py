@@ -31,6 +31,7 @@ from langmill import schemas
 from langmill.arena import ratings
 from langmill.evalstats import wilson_interval
 from langmill.report import html_table, interval_chart
+from langmill.shards import write_parquet_atomic
 
 OUTCOME = {"left": 1.0, "right": 0.0, "tie": 0.5, "both_bad": 0.5}
 REASONS = ("both_bad", "tie", "split")
@@ -62,11 +63,13 @@ def spreadsheet_safe(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def votes_table(store) -> pa.Table:
+def votes_table(store, rows: list[dict] | None = None) -> pa.Table:
+    """Every vote as shown; `rows`: the store's vote rows when the caller has read them already."""
     rows = [{"vote_id": r["id"], "voted_at": _iso(r["voted_at"]), "seconds": r["seconds"], "participant": r["participant"],
              "prompt_id": r["prompt_key"], "category": r["category"], "left_model": r["left_model"], "right_model": r["right_model"],
              "left_answer_id": r["left_answer"], "right_answer_id": r["right_answer"], "choice": r["choice"], "winner": winner(r),
-             "aspects": json.dumps(r["aspects"], ensure_ascii=False) if r["aspects"] else None, "reason": r["reason"]} for r in store.vote_rows()]
+             "aspects": json.dumps(r["aspects"], ensure_ascii=False) if r["aspects"] else None, "reason": r["reason"]}
+            for r in (store.vote_rows() if rows is None else rows)]
     return pa.Table.from_pylist(rows, schema=schemas.ARENA_VOTE)
 
 
@@ -80,6 +83,14 @@ def label(row: dict) -> str:
     if preferred in ("tie", "both_bad"):
         return "tie"
     return "a" if preferred == min(row["left_model"], row["right_model"]) else "b"
+
+
+def several_votes(rows: list[dict], labelled) -> list[list[str]]:
+    """The labels of each pair that two people or more voted on: the units of agreement statistics."""
+    units: dict[tuple, list[str]] = defaultdict(list)
+    for r in rows:
+        units[pair_key(r["prompt_key"], r["left_model"], r["right_model"])].append(labelled(r))
+    return [u for u in units.values() if len(u) >= 2]
 
 
 # --- LLM judges ---------------------------------------------------------------------------------------
@@ -166,10 +177,7 @@ def summarise(rows: list[dict], rounds: int = 1000, seed: int = 0, min_seconds: 
                                       "ties": sum(x["choice"] == "tie" for x in v), "both_bad": sum(x["choice"] == "both_bad" for x in v),
                                       "left": sum(x["choice"] == "left" for x in v), "reasons": sum(bool(x["reason"]) for x in v)}
                                      for p, v in per_person.items()), key=lambda r: -r["votes"])
-    units: dict[tuple, list[str]] = defaultdict(list)
-    for r in used:
-        units[pair_key(r["prompt_key"], r["left_model"], r["right_model"])].append(label(r))
-    shared = [u for u in units.values() if len(u) >= 2]
+    shared = several_votes(used, label)
     out["human_agreement"] = {"pairs_with_several_votes": len(shared), "votes_on_them": sum(map(len, shared)),
                               "percent_agreement": ratings.percent_agreement(shared), "krippendorff_alpha": ratings.krippendorff_alpha(shared)}
     out["criteria"] = criteria_summary(used)
@@ -192,10 +200,7 @@ def criteria_summary(used: list[dict]) -> dict:
         except ValueError as err:
             bt, problem = {}, str(err)
         same = sum(r["aspects"][name] == ("tie" if r["choice"] == "both_bad" else r["choice"]) for r in rows)
-        units: dict[tuple, list[str]] = defaultdict(list)
-        for r in rows:
-            units[pair_key(r["prompt_key"], r["left_model"], r["right_model"])].append(label({**r, "choice": r["aspects"][name]}))
-        shared = [u for u in units.values() if len(u) >= 2]
+        shared = several_votes(rows, lambda r: label({**r, "choice": r["aspects"][name]}))
         found[name] = {"votes": len(rows), "ratings": {m: v for m, v in bt.items() if v is not None}, "rating_problem": problem,
                        "same_as_overall": same / len(rows), "percent_agreement": ratings.percent_agreement(shared)}
     return found
@@ -363,9 +368,9 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
         os.makedirs(folder, exist_ok=True)
         for old in glob.glob(os.path.join(folder, "*.parquet")):
             os.remove(old)
-        _write(pa.Table.from_pylist(found, schema=schema), os.path.join(folder, "votes-00000.parquet"))
-    table = votes_table(store)
-    _write(table, os.path.join(run.path, "votes.parquet"))
+        write_parquet_atomic(pa.Table.from_pylist(found, schema=schema), os.path.join(folder, "votes-00000.parquet"))
+    table = votes_table(store, rows)
+    write_parquet_atomic(table, os.path.join(run.path, "votes.parquet"))
     import pyarrow.csv as pacsv
 
     tmp = os.path.join(run.path, ".votes.csv.tmp")
@@ -385,12 +390,6 @@ def write_results(store, out: str, judge_folders: list[str] = (), rounds: int = 
     page = render_report(f"langmill arena — {lang}", stats, rows_shown, sections(summary))
     run.write_report(stats, page)
     return stats
-
-
-def _write(table: pa.Table, path: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
 
 
 def _write_json(path: str, value) -> None:

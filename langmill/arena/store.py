@@ -333,15 +333,12 @@ class Store:
         return None
 
     def _model_pairs(self) -> list[tuple[str, str]]:
-        if self._pairs_cache is None or self._pairs_cache[0] != self._pair_count():
-            with self.engine.connect() as conn:
-                found = [tuple(r) for r in conn.execute(sa.select(pairs.c.model_a, pairs.c.model_b).distinct())]
-            self._pairs_cache = (self._pair_count(), found)
-        return self._pairs_cache[1]
-
-    def _pair_count(self) -> int:
+        """Every (model_a, model_b); cached until another server process adds pairs (max id grows)."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(pairs.c.id))).scalar() or 0
+            newest = conn.execute(sa.select(sa.func.max(pairs.c.id))).scalar() or 0
+            if self._pairs_cache is None or self._pairs_cache[0] != newest:
+                self._pairs_cache = (newest, [tuple(r) for r in conn.execute(sa.select(pairs.c.model_a, pairs.c.model_b).distinct())])
+        return self._pairs_cache[1]
 
     def _model_pair_loads(self, cutoff: float) -> dict[tuple[str, str], int]:
         query = sa.text(
